@@ -15,6 +15,24 @@ type Coverage struct {
 	nsSeen   map[string]bool
 	listed   map[scope]bool
 	denied   map[scope]string
+	absent   map[ObjKey]bool
+}
+
+// MarkAbsent records that the source asked for one object by name and it does not exist.
+func (c *Coverage) MarkAbsent(kind, ns, name string) {
+	if c.absent == nil {
+		c.absent = map[ObjKey]bool{}
+	}
+	c.absent[ObjKey{kind, ns, name}] = true
+}
+
+// Absent says whether one object is known not to exist, by a get by name or a covered list.
+func (c *Coverage) Absent(kind, ns, name string) bool {
+	if c.absent[ObjKey{kind, ns, name}] {
+		return true
+	}
+	ok, _ := c.Covered(kind, ns)
+	return ok
 }
 
 // MarkSeen records an object of kind in namespace ns read from a snapshot.

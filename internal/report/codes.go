@@ -78,6 +78,13 @@ var catalogue = []Check{
 	{"POLICY_NOT_ENFORCED", LayerPolicy, SeverityInfo, "the network plugin does not enforce NetworkPolicy"},
 	{"POLICY_ENDPORT", LayerPolicy, SeverityWarning, "port ranges are ignored by some network plugins"},
 	{"POLICY_HOSTNETWORK_PEER", LayerPolicy, SeverityError, "a hostNetwork peer is seen as its node's IP, not as a pod"},
+	{"POLICY_NAMESPACE_LABEL", LayerPolicy, SeverityError, "namespaceSelector on a label the namespace does not carry"},
+	{"POLICY_AND_VS_OR", LayerPolicy, SeverityError, "podSelector without namespaceSelector selects the policy's own namespace only"},
+	{"POLICY_TYPES_DEFAULT", LayerPolicy, SeverityError, "policyTypes isolates a direction the policy has no rules for"},
+	{"POLICY_NAMED_PORT", LayerPolicy, SeverityError, "rule port name not declared by the destination pod"},
+	{"POLICY_IPBLOCK_CLUSTER", LayerPolicy, SeverityError, "ipBlock names a ClusterIP or excepts the pod IP; policies see pod IPs after DNAT"},
+	{"POLICY_SAME_PRIORITY", LayerPolicy, SeverityWarning, "cluster policies of equal priority disagree on the flow"},
+	{"POLICY_DOMAIN_UNKNOWN", LayerPolicy, SeverityWarning, "a domainNames peer cannot be evaluated without DNS"},
 
 	{"EXPOSURE_NONE", LayerExposure, SeverityError, "nothing exposes the Service outside the cluster"},
 	{"EXPOSURE_LB_PENDING", LayerExposure, SeverityWarning, "LoadBalancer has no address"},
