@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"reach/internal/report"
@@ -67,7 +68,7 @@ func (e *engine) npDeny(c flowCtx, verdicts []RuleVerdict) []report.Finding {
 			np = append(np, v)
 		}
 	}
-	best := nearest(np)
+	cands := nearest(np)
 	code := report.Code("POLICY_INGRESS_DENY")
 	if c.dir == Egress {
 		code = "POLICY_EGRESS_DENY"
@@ -77,18 +78,29 @@ func (e *engine) npDeny(c flowCtx, verdicts []RuleVerdict) []report.Finding {
 		flowWords(c), len(np), c.subject, c.dir)
 	generic.Evidence = npEvidence(np)
 	var out []report.Finding
-	if best != nil {
+	seen := map[string]bool{}
+	emit := func(f *fixCandidate) {
+		key := fmt.Sprintf("%s %v %s", f.code, f.object, f.field)
+		if f.code != "" && !seen[key] {
+			seen[key] = true
+			out = append(out, specific(*f, c))
+		}
+	}
+	if len(cands) > 0 {
+		best := cands[0]
 		generic.Object, generic.Field, generic.Fix = best.policy, "", best.fix
 		if best.object == best.policy {
 			generic.Field = best.field
 		}
-		if best.code != "" {
-			out = append(out, specific(*best, c))
+		for _, f := range cands {
+			if f.cost == best.cost {
+				emit(f)
+			}
 		}
 	}
 	for _, v := range np {
-		if v.fix != nil && v.fix.unisolate && (best == nil || v.fix != best) && v.fix.code != "" {
-			out = append(out, specific(*v.fix, c))
+		if v.fix != nil && v.fix.unisolate {
+			emit(v.fix)
 		}
 	}
 	return append(out, generic)
@@ -100,24 +112,26 @@ func specific(f fixCandidate, c flowCtx) report.Finding {
 	return s
 }
 
-// nearest picks the smallest change over every rule of every isolating policy. Removing one
-// policy's isolation counts only when no other policy isolates the pod.
-func nearest(np []RuleVerdict) *fixCandidate {
-	var best *fixCandidate
-	consider := func(f *fixCandidate) {
-		if f != nil && (best == nil || f.cost < best.cost) {
-			best = f
-		}
-	}
+// nearest orders the changes over every rule of every isolating policy, smallest first and, at
+// equal size, a recognised failure mode before a generic change. Removing one policy's isolation
+// counts only when no other policy isolates the pod.
+func nearest(np []RuleVerdict) []*fixCandidate {
+	var out []*fixCandidate
 	for _, v := range np {
 		if v.fix != nil && !(v.fix.unisolate && len(np) > 1) {
-			consider(v.fix)
+			out = append(out, v.fix)
 		}
 		for _, r := range v.Rules {
-			consider(r.fix)
+			out = append(out, r.fixes...)
 		}
 	}
-	return best
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].cost != out[j].cost {
+			return out[i].cost < out[j].cost
+		}
+		return out[i].code != "" && out[j].code == ""
+	})
+	return out
 }
 
 func npEvidence(np []RuleVerdict) []string {

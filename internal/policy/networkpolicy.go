@@ -122,15 +122,18 @@ func (e *engine) npVerdict(p *networkingv1.NetworkPolicy, c flowCtx) RuleVerdict
 func (e *engine) npRuleCheck(p *networkingv1.NetworkPolicy, i int, r npRule, c flowCtx) RuleCheck {
 	rc := RuleCheck{Index: i, Field: ruleField(c.dir, i), Action: ActionAllow}
 	peersOK := len(r.peers) == 0
-	var best *peerOutcome
+	best := -1
+	var missed []peerOutcome
 	for j, peer := range r.peers {
 		o := e.npPeer(p, i, j, peer, c)
 		rc.Peers = append(rc.Peers, o.check)
 		if o.check.Matched {
 			peersOK = true
-		} else if best == nil || o.fix.cost < best.fix.cost {
-			oc := o
-			best = &oc
+			continue
+		}
+		missed = append(missed, o)
+		if best < 0 || o.fix.cost < missed[best].fix.cost {
+			best = len(missed) - 1
 		}
 	}
 	specs := npPorts(r.ports)
@@ -139,14 +142,14 @@ func (e *engine) npRuleCheck(p *networkingv1.NetworkPolicy, i int, r npRule, c f
 	rc.Matched = peersOK && pr.ok
 	rc.viaRange = rc.Matched && pr.viaRange
 	if !peersOK {
-		rc.Failed = append(rc.Failed, best.check.Failed...)
+		rc.Failed = append(rc.Failed, missed[best].check.Failed...)
 	}
 	if !pr.ok {
 		rc.Failed = append(rc.Failed, pr.part)
 	}
 	rc.Why = ruleWhy(rc, peersOK, pr, c)
 	if !rc.Matched {
-		rc.fix = e.npRuleFix(p, i, r, c, peersOK, best, pr, specs)
+		rc.fixes = e.npRuleFixes(p, i, c, peersOK, missed, pr)
 	}
 	return rc
 }

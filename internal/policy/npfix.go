@@ -59,7 +59,7 @@ func (e *engine) namespaceLabelFix(p *networkingv1.NetworkPolicy, field, ns stri
 		keys[i] = r.key
 	}
 	return fixCandidate{cost: len(reqs), code: "POLICY_NAMESPACE_LABEL", policy: policyRef(p),
-		object: ref("Namespace", "", ns), field: field + ".namespaceSelector",
+		object: ref("Namespace", "", ns), field: "metadata.labels",
 		message: fmt.Sprintf("%s.namespaceSelector of NetworkPolicy %s/%s selects on %s, which namespace %q does not carry",
 			field, p.Namespace, p.Name, strings.Join(keys, ", "), ns),
 		fix: fmt.Sprintf("%s, or select it by its automatic label in NetworkPolicy %s/%s: `%s: %s`",
@@ -95,30 +95,34 @@ func (e *engine) ipBlockFix(p *networkingv1.NetworkPolicy, field string, b *netw
 		fix: fmt.Sprintf("add an element %s to %s of %s", describeRemote(c.remote), list, name)}
 }
 
-// npRuleFix combines the nearest element's fix with the ports' fix.
-func (e *engine) npRuleFix(p *networkingv1.NetworkPolicy, i int, r npRule, c flowCtx, peersOK bool,
-	best *peerOutcome, pr portResult, specs []portSpec) *fixCandidate {
+// npRuleFixes lists the changes that make one rule match: each missed element's fix, combined
+// with the ports' fix when the ports miss too.
+func (e *engine) npRuleFixes(p *networkingv1.NetworkPolicy, i int, c flowCtx, peersOK bool,
+	missed []peerOutcome, pr portResult) []*fixCandidate {
 	if !e.explain {
 		return nil
 	}
 	var port *fixCandidate
 	if !pr.ok {
-		pf := e.npPortFix(p, i, c, pr, specs)
+		pf := e.npPortFix(p, i, c, pr)
 		port = &pf
 	}
-	switch {
-	case peersOK:
-		return port
-	case port == nil:
-		f := best.fix
-		return &f
+	if peersOK {
+		return []*fixCandidate{port}
 	}
-	f := fixCandidate{cost: best.fix.cost + port.cost, policy: policyRef(p), object: policyRef(p), field: ruleField(c.dir, i),
-		fix: best.fix.fix + "; and " + port.fix, evidence: append(best.fix.evidence, port.evidence...)}
-	return &f
+	out := make([]*fixCandidate, 0, len(missed))
+	for _, o := range missed {
+		f := o.fix
+		if port != nil {
+			f = fixCandidate{cost: f.cost + port.cost, policy: policyRef(p), object: policyRef(p), field: ruleField(c.dir, i),
+				fix: f.fix + "; and " + port.fix, evidence: append(append([]string(nil), f.evidence...), port.evidence...)}
+		}
+		out = append(out, &f)
+	}
+	return out
 }
 
-func (e *engine) npPortFix(p *networkingv1.NetworkPolicy, i int, c flowCtx, pr portResult, specs []portSpec) fixCandidate {
+func (e *engine) npPortFix(p *networkingv1.NetworkPolicy, i int, c flowCtx, pr portResult) fixCandidate {
 	pol := policyRef(p)
 	name := fmt.Sprintf("NetworkPolicy %s/%s", p.Namespace, p.Name)
 	field := ruleField(c.dir, i) + ".ports"

@@ -91,7 +91,7 @@ type RuleCheck struct {
 	Peers  []PeerCheck `json:"peers,omitempty"`
 	Ports  string      `json:"ports"`
 	Why    string      `json:"why"`
-	fix    *fixCandidate
+	fixes  []*fixCandidate
 	// viaRange: the rule matched through a port range (endPort).
 	viaRange bool
 }

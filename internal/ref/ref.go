@@ -196,10 +196,15 @@ func validPortName(p string) bool {
 	if len(p) > 15 {
 		return false
 	}
+	letter := false
 	for _, c := range p {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+		switch {
+		case c >= 'a' && c <= 'z':
+			letter = true
+		case c >= '0' && c <= '9', c == '-':
+		default:
 			return false
 		}
 	}
-	return true
+	return letter
 }

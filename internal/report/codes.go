@@ -93,6 +93,7 @@ var catalogue = []Check{
 	{"EXPOSURE_INGRESS_CLASS", LayerExposure, SeverityError, "Ingress class unknown; no controller serves it"},
 	{"EXPOSURE_INGRESS_BACKEND", LayerExposure, SeverityError, "Ingress backend Service missing, wrong port, or without endpoints"},
 	{"EXPOSURE_GATEWAY_ROUTE", LayerExposure, SeverityError, "HTTPRoute not accepted or backend unresolved"},
+	{"EXPOSURE_GATEWAY_CLASS", LayerExposure, SeverityError, "Gateway names a GatewayClass that does not exist"},
 
 	{"NODE_NOT_READY", LayerNode, SeverityError, "a node on the path is not ready"},
 	{"NODE_CNI_NOT_READY", LayerNode, SeverityError, "the node's network plugin is not ready"},

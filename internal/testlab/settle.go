@@ -36,12 +36,14 @@ func (l *Lab) WaitForEndpointSlices(ctx context.Context) error {
 
 // settle is WaitForEndpointSlices that also waits for the given pod statuses to read back.
 func (l *Lab) settle(ctx context.Context, written map[types.NamespacedName]podWant) error {
+	last := "nothing checked yet"
 	return l.waitUntil(ctx, "endpointslices to settle", settleTimeout, func(ctx context.Context) (string, error) {
 		problems, err := l.unsettled(ctx, written)
 		if err != nil {
-			return err.Error(), nil // the apiserver may be busy; try again
+			return last, nil // the apiserver may be busy; try again, reporting what was last seen
 		}
-		return strings.Join(problems, "; "), nil
+		last = strings.Join(problems, "; ")
+		return last, nil
 	})
 }
 

@@ -1,9 +1,251 @@
 package trace
 
-import "reach/internal/report"
+import (
+	"fmt"
+	"sort"
+	"strings"
 
-// checkPolicy: NetworkPolicies and cluster policies on the client's egress and the backends' ingress.
+	corev1 "k8s.io/api/core/v1"
+
+	"reach/internal/model"
+	"reach/internal/policy"
+	"reach/internal/ref"
+	"reach/internal/report"
+)
+
+// outsideIP stands for a client outside the cluster (a documentation address, RFC 5737).
+const outsideIP = "203.0.113.10"
+
+// checkPolicy: NetworkPolicies and cluster policies on the client's egress (including to DNS) and the
+// backends' ingress, evaluated after DNAT: client -> each backend pod IP on its targetPort.
 func (r *run) checkPolicy() {
 	mark := r.begin()
-	r.end(mark, report.LayerPolicy, report.StatusUnknown, "not checked yet")
+	dests := r.policyDestinations()
+	if r.svc != nil && r.svc.Spec.Type == corev1.ServiceTypeExternalName {
+		r.end(mark, report.LayerPolicy, report.StatusSkip, "ExternalName Service: the destination is outside the cluster")
+		return
+	}
+	if len(dests) == 0 && !r.usesClusterDNS() {
+		r.end(mark, report.LayerPolicy, report.StatusSkip, "no pod on the path to evaluate policies for")
+		return
+	}
+	if why := r.policyBlind(dests); why != "" {
+		r.end(mark, report.LayerPolicy, report.StatusUnknown, "cannot see the policies: "+why)
+		return
+	}
+	enforced, note := policy.EnforcedNote(r.m)
+	var details []string
+	dnsOK := r.checkDNSEgress(&details)
+	allowed, denied := r.checkFlows(dests, &details)
+	if !enforced {
+		r.softenPolicyFindings(mark, note)
+	}
+	summary := r.policySummary(dests, allowed, denied, dnsOK)
+	r.endAuto(mark, report.LayerPolicy, summary, details...)
+}
+
+// policyDestinations are the pods traffic lands on: ready backends, else every backend, else the pod addressed.
+func (r *run) policyDestinations() []*corev1.Pod {
+	switch {
+	case r.targetPod != nil:
+		return []*corev1.Pod{r.targetPod}
+	case len(r.ready) > 0:
+		return r.ready
+	}
+	return r.backends
+}
+
+func (r *run) usesClusterDNS() bool {
+	return r.client != nil && r.name != nil && r.name.resolver.cluster && !r.name.external
+}
+
+// policyBlind says why the policies that matter are not visible, "" when they are.
+func (r *run) policyBlind(dests []*corev1.Pod) string {
+	namespaces := map[string]bool{}
+	if r.client != nil {
+		namespaces[r.client.Namespace] = true
+	}
+	for _, p := range dests {
+		namespaces[p.Namespace] = true
+	}
+	var list []string
+	for ns := range namespaces {
+		list = append(list, ns)
+	}
+	sort.Strings(list)
+	for _, ns := range list {
+		if ok, why := r.m.Coverage.Covered("NetworkPolicy", ns); !ok {
+			return why
+		}
+	}
+	for _, kind := range []string{"ClusterNetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"} {
+		if ok, why := r.m.Coverage.Covered(kind, ""); !ok && !r.m.Coverage.Snapshot {
+			return why
+		}
+	}
+	return ""
+}
+
+// checkDNSEgress: a client isolated for egress must still reach the DNS pods on UDP and TCP 53.
+func (r *run) checkDNSEgress(details *[]string) bool {
+	if !r.usesClusterDNS() {
+		return true
+	}
+	dns := r.dnsService()
+	if dns == nil {
+		return true
+	}
+	var pods []*corev1.Pod
+	for _, p := range r.m.PodsMatching(dns.Namespace, dns.Spec.Selector) {
+		if model.PodReady(p) {
+			pods = append(pods, p)
+		}
+	}
+	if len(pods) == 0 {
+		return true
+	}
+	d := policy.EvaluateDNS(r.m, r.client, pods)
+	*details = append(*details, "DNS egress: "+sideSummary(d))
+	for _, f := range d.Findings {
+		r.add(f)
+	}
+	return d.Allowed
+}
+
+// checkFlows evaluates client -> each destination pod and merges the findings of denied flows.
+func (r *run) checkFlows(dests []*corev1.Pod, details *[]string) (allowed, denied []*corev1.Pod) {
+	from := r.policySource()
+	var findings []report.Finding
+	for _, p := range dests {
+		port, ok := r.destPort(p)
+		if !ok {
+			continue
+		}
+		d := policy.Evaluate(r.m, policy.Flow{From: from, To: policy.Peer{Pod: p}, Port: port, Protocol: r.protocol})
+		line := fmt.Sprintf("%s -> pod %s %d/%s: %s", peerName(from), p.Name, port, r.protocol, sideSummary(d))
+		*details = append(*details, line)
+		if d.Allowed {
+			allowed = append(allowed, p)
+			continue
+		}
+		denied = append(denied, p)
+		findings = mergeFindings(findings, d.Findings)
+	}
+	partial := len(allowed) > 0 && len(denied) > 0
+	for _, f := range findings {
+		if partial && f.Severity == report.SeverityError {
+			f.Degrades = true
+			f.Message += fmt.Sprintf(" (%d of %d backend pods are allowed)", len(allowed), len(allowed)+len(denied))
+		}
+		r.add(f)
+	}
+	return allowed, denied
+}
+
+func (r *run) destPort(p *corev1.Pod) (int32, bool) {
+	if r.targetPod != nil {
+		return r.port, r.port != 0
+	}
+	return r.targetPortOn(p)
+}
+
+// policySource is the client as policies see it: its pod, its node's IP for a node, an outside address.
+func (r *run) policySource() policy.Peer {
+	switch {
+	case r.client != nil:
+		return policy.Peer{Pod: r.client}
+	case r.req.Source.Kind == ref.Node && r.clientNode != nil:
+		return policy.Peer{IP: model.NodeInternalIP(r.clientNode)}
+	}
+	return policy.Peer{IP: outsideIP}
+}
+
+func peerName(p policy.Peer) string {
+	switch {
+	case p.Pod != nil:
+		return "pod " + p.Pod.Name
+	case p.IP == outsideIP:
+		return "outside client (" + outsideIP + ")"
+	}
+	return p.IP
+}
+
+func sideSummary(d policy.Decision) string {
+	var parts []string
+	for _, s := range []policy.Side{d.Egress, d.Ingress} {
+		if s.Summary != "" {
+			parts = append(parts, s.Summary)
+		}
+	}
+	verdict := "allowed"
+	if !d.Allowed {
+		verdict = "denied"
+	}
+	if len(parts) == 0 {
+		return verdict
+	}
+	return verdict + ": " + strings.Join(parts, "; ")
+}
+
+// mergeFindings adds findings, folding the same code on the same object into one with all related objects.
+func mergeFindings(into, add []report.Finding) []report.Finding {
+	for _, f := range add {
+		merged := false
+		for i := range into {
+			if into[i].Code == f.Code && into[i].Object == f.Object && into[i].Message == f.Message {
+				into[i].Related = appendMissing(into[i].Related, f.Related)
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			into = append(into, f)
+		}
+	}
+	return into
+}
+
+func appendMissing(list, add []report.ObjectRef) []report.ObjectRef {
+	for _, a := range add {
+		found := false
+		for _, l := range list {
+			if l == a {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, a)
+		}
+	}
+	return list
+}
+
+// softenPolicyFindings: where the network plugin does not enforce policies, a deny is a note, not a block.
+func (r *run) softenPolicyFindings(mark int, note string) {
+	for i := mark; i < len(r.findings); i++ {
+		if r.findings[i].Severity == report.SeverityError {
+			r.findings[i].Severity = report.SeverityWarning
+			r.findings[i].Message += " (not enforced: " + note + ")"
+		}
+	}
+}
+
+func (r *run) policySummary(dests, allowed, denied []*corev1.Pod, dnsOK bool) string {
+	var parts []string
+	if !dnsOK {
+		parts = append(parts, "DNS egress denied")
+	}
+	switch {
+	case len(denied) == 0 && len(allowed) > 0:
+		parts = append(parts, fmt.Sprintf("allowed to %s", plural(len(allowed), "pod", "pods")))
+	case len(allowed) == 0 && len(denied) > 0:
+		parts = append(parts, fmt.Sprintf("denied to %s", plural(len(denied), "pod", "pods")))
+	case len(denied) > 0:
+		parts = append(parts, fmt.Sprintf("allowed to %d, denied to %d of %d pods", len(allowed), len(denied), len(dests)))
+	}
+	if len(parts) == 0 {
+		return "no policy applies"
+	}
+	return strings.Join(parts, "; ")
 }

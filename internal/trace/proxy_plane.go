@@ -108,10 +108,10 @@ func (r *run) daemonPods(ds *appsv1.DaemonSet) []*corev1.Pod {
 	if err != nil || sel.Empty() {
 		return nil
 	}
-	return unfinished(r.m.PodsSelected(ds.Namespace, sel))
+	return unfinishedPods(r.m.PodsSelected(ds.Namespace, sel))
 }
 
-func unfinished(pods []*corev1.Pod) []*corev1.Pod {
+func unfinishedPods(pods []*corev1.Pod) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, p := range pods {
 		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
@@ -130,7 +130,7 @@ func (r *run) kubeProxyAgent() *proxyAgent {
 	seen := map[string]bool{}
 	var pods []*corev1.Pod
 	add := func(list []*corev1.Pod) {
-		for _, p := range unfinished(list) {
+		for _, p := range unfinishedPods(list) {
 			if !seen[p.Name] {
 				seen[p.Name] = true
 				pods = append(pods, p)

@@ -21,7 +21,7 @@ func (r *run) pathEndpoints() (*endpointView, []*corev1.Pod) {
 		if ok, _ := r.m.Coverage.Covered("Pod", r.svc.Namespace); !ok {
 			return nil, nil
 		}
-		pods = unfinished(r.m.PodsMatching(r.svc.Namespace, r.svc.Spec.Selector))
+		pods = unfinishedPods(r.m.PodsMatching(r.svc.Namespace, r.svc.Spec.Selector))
 		if len(pods) == 0 {
 			return nil, nil
 		}
@@ -55,7 +55,7 @@ func readyNodes(v *endpointView) ([]string, bool) {
 	return out, complete
 }
 
-func hasString(list []string, s string) bool {
+func inNames(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -93,7 +93,7 @@ func (r *run) internalLocal(nodes []string) []string {
 	if n == nil {
 		return []string{"internalTrafficPolicy Local: the client's node is not known; endpoints are on " + strings.Join(nodes, ", ")}
 	}
-	if hasString(nodes, n.Name) {
+	if inNames(nodes, n.Name) {
 		return []string{fmt.Sprintf("internalTrafficPolicy Local: node %s hosts a ready endpoint", n.Name)}
 	}
 	related := []report.ObjectRef{r.obj("Node", "", n.Name)}
@@ -114,7 +114,7 @@ func (r *run) externalLocal(nodes []string) []string {
 	svc := r.svc
 	lbAddr := svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) > 0
 	switch {
-	case r.viaNode != nil && !hasString(nodes, r.viaNode.Name):
+	case r.viaNode != nil && !inNames(nodes, r.viaNode.Name):
 		r.externalLocalFinding(nodes, []string{r.viaNode.Name}, false)
 		return nil
 	case r.viaNode != nil:
@@ -125,7 +125,7 @@ func (r *run) externalLocal(nodes []string) []string {
 	}
 	var dropping []string
 	for _, n := range r.m.NodeNames() {
-		if !hasString(nodes, n) {
+		if !inNames(nodes, n) {
 			dropping = append(dropping, n)
 		}
 	}
