@@ -13,8 +13,8 @@ import (
 
 // Scenario is one directory under testdata/scenarios.
 type Scenario struct {
-	Name        string `json:"-"`
-	Dir         string `json:"-"`
+	Name        string   `json:"-"`
+	Dir         string   `json:"-"`
 	Description string   `json:"description"`
 	Base        string   `json:"base"`
 	Args        []string `json:"args"`
