@@ -38,6 +38,7 @@ func (e *engine) clusterTier(list []*clusterPolicy, c flowCtx) (verdicts []RuleV
 		for i, r := range rules {
 			rc := e.clusterRuleCheck(r, i, c)
 			v.Rules = append(v.Rules, rc)
+			e.domainWarning(p, rc, c)
 			if rc.Matched {
 				v.Action, v.Rule, v.RuleName = r.action, i, r.name
 				break
@@ -227,4 +228,35 @@ func (e *engine) samePriority(rest []*clusterPolicy, p *clusterPolicy, v RuleVer
 			break
 		}
 	}
+}
+
+// domainWarning: an Accept rule with domainNames peers was reached and its ports match; whether
+// it applies depends on what the names resolve to, which no snapshot shows.
+func (e *engine) domainWarning(p *clusterPolicy, rc RuleCheck, c flowCtx) {
+	if !e.explain || rc.Matched {
+		return
+	}
+	for _, pc := range rc.Peers {
+		for _, part := range pc.Failed {
+			if part != PartDomain || contains(partStrings(rc.Failed), string(PartPort)) || contains(partStrings(rc.Failed), string(PartProtocol)) {
+				continue
+			}
+			f := finding("POLICY_DOMAIN_UNKNOWN", p.ref, c)
+			f.Field = pc.Field
+			f.Message = fmt.Sprintf("%s %s %s could allow %s if a name resolves to %s; it is evaluated as not matching",
+				p.ref.Kind, p.ref.Name, rc.Field, flowWords(c), c.remote)
+			f.Evidence = []string{pc.Why}
+			f.Fix = "check what the domain names resolve to from the pod, or allow the destination by selector or CIDR"
+			e.extra = append(e.extra, f)
+			return
+		}
+	}
+}
+
+func partStrings(parts []Part) []string {
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
+	}
+	return out
 }

@@ -136,7 +136,12 @@ func dnsUDPOnly(client *corev1.Pod, u, t Decision, some bool) []report.Finding {
 			f.Evidence = append(f.Evidence, fmt.Sprintf("TCP: %s %s: %s", v.Policy.Kind, strings.TrimPrefix(v.Policy.Namespace+"/"+v.Policy.Name, "/"), v.Summary))
 		}
 	}
-	return append([]report.Finding{f}, t.Findings...)
+	for _, tf := range t.Findings {
+		if tf.Code != "POLICY_NOT_ENFORCED" {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("TCP: %s: %s", tf.Code, tf.Message))
+		}
+	}
+	return []report.Finding{f}
 }
 
 // dnsRule is the egress rule that allows the DNS targets.

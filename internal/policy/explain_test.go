@@ -279,3 +279,99 @@ func dumpFindings(d Decision) string {
 	}
 	return b.String()
 }
+
+func TestClusterPolicyWarnings(t *testing.T) {
+	cases := []struct {
+		name    string
+		docs    string
+		allowed bool
+		codes   []string
+		unknown bool
+	}{
+		{
+			name: "same priority, different actions",
+			docs: `apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: a-allow}
+spec:
+  tier: Admin
+  priority: 7
+  subject: {namespaces: {}}
+  ingress: [{action: Accept, from: [{namespaces: {}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: b-deny}
+spec:
+  tier: Admin
+  priority: 7
+  subject: {namespaces: {}}
+  ingress: [{action: Deny, from: [{namespaces: {}}]}]`,
+			allowed: true,
+			codes:   []string{"POLICY_SAME_PRIORITY"},
+		},
+		{
+			name: "domain names cannot be evaluated",
+			docs: `apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: egress}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: web}}}
+  egress:
+  - {name: allow-api, action: Accept, to: [{domainNames: ["api.example.com"]}]}
+  - {name: deny-rest, action: Deny, to: [{networks: [0.0.0.0/0]}]}`,
+			codes:   []string{"POLICY_ADMIN_DENY", "POLICY_DOMAIN_UNKNOWN"},
+			unknown: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := clusterFrom(t, shopBase, tc.docs)
+			d := Evaluate(m, flow(m, "web/frontend", "api/backend", 8080, ""))
+			if d.Allowed != tc.allowed || strings.Join(codes(d), ",") != strings.Join(tc.codes, ",") || (len(d.Unknown) > 0) != tc.unknown {
+				t.Errorf("allowed %v codes %v unknown %v\n%s", d.Allowed, codes(d), d.Unknown, dumpFindings(d))
+			}
+		})
+	}
+}
+
+// TestPeers covers the ends that are not plain pods: outside addresses and hostNetwork pods.
+func TestPeers(t *testing.T) {
+	policies := npHead + `metadata: {name: backend, namespace: api}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 203.0.113.0/24}}, {ipBlock: {cidr: 10.0.0.5/32}}]}]
+---
+` + npHead + `metadata: {name: frontend, namespace: web}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  policyTypes: [Egress]
+  egress: [{to: [{podSelector: {}, namespaceSelector: {}}]}]`
+	cases := []struct {
+		name     string
+		from, to string
+		allowed  bool
+		first    string
+	}{
+		{name: "outside address in the ipBlock", from: "203.0.113.9", to: "api/backend", allowed: true},
+		{name: "outside address not in it", from: "198.51.100.1", to: "api/backend", first: "POLICY_INGRESS_DENY"},
+		{name: "hostNetwork source is its node IP", from: "web/agent", to: "api/backend", allowed: true},
+		{name: "hostNetwork destination is never isolated", from: "api/backend", to: "web/agent", allowed: true},
+		{name: "egress by selector misses a hostNetwork destination", from: "web/frontend", to: "web/agent", first: "POLICY_HOSTNETWORK_PEER"},
+		{name: "a bare pod IP is the pod", from: "10.244.1.10", to: "10.244.2.20", first: "POLICY_INGRESS_DENY"},
+	}
+	m := clusterFrom(t, shopBase, policies)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Evaluate(m, flow(m, tc.from, tc.to, 8080, ""))
+			if d.Allowed != tc.allowed {
+				t.Fatalf("allowed = %v\n%s", d.Allowed, describeDecision(d))
+			}
+			if tc.first != "" && (len(d.Findings) == 0 || string(d.Findings[0].Code) != tc.first) {
+				t.Errorf("codes = %v, want %s first", codes(d), tc.first)
+			}
+		})
+	}
+}

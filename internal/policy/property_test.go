@@ -247,9 +247,10 @@ var probeSpecs = []probeSpec{{80, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP
 func reach(m *model.Cluster, ps probeSpec) map[string]bool {
 	out := map[string]bool{}
 	pods := matrixPods(m, nil)
+	e := newEngine(m, false)
 	for _, a := range pods {
 		for _, b := range pods {
-			d := Evaluate(m, Flow{From: Peer{Pod: a}, To: Peer{Pod: b}, Port: ps.port, Protocol: ps.proto})
+			d := e.evaluate(Flow{From: Peer{Pod: a}, To: Peer{Pod: b}, Port: ps.port, Protocol: ps.proto})
 			out[podKey(a)+">"+podKey(b)] = d.Allowed
 		}
 	}

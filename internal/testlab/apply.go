@@ -3,6 +3,7 @@ package testlab
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -22,8 +23,10 @@ import (
 // Apply creates a scenario's objects the way a running cluster would hold them:
 // owners before dependents with owner references pointing at the new UIDs, statuses
 // written through the status subresource, EndpointSlices the controller makes left to
-// the controller. It then waits until the controller's slices and the pod statuses
-// have settled.
+// the controller. Objects the files show as being deleted (metadata.deletionTimestamp
+// set) are created with HoldFinalizer added to their own finalizers, given their
+// status, and deleted once everything is in place, so they stay terminating. It then
+// waits until the controller's slices and the pod statuses have settled.
 func (l *Lab) Apply(ctx context.Context, objs []*unstructured.Unstructured) error {
 	a := newApplier(l, objs)
 	if err := a.ensureNamespaces(ctx, objs); err != nil {
@@ -31,6 +34,17 @@ func (l *Lab) Apply(ctx context.Context, objs []*unstructured.Unstructured) erro
 	}
 	for _, o := range applyOrder(objs) {
 		if err := a.apply(ctx, o); err != nil {
+			return err
+		}
+	}
+	if len(a.doomed) > 0 {
+		// The controller makes no new slice for a Service being deleted or in a
+		// terminating namespace: let it make them all first, as it had in the cluster
+		// the files come from.
+		if err := l.settle(ctx, a.pods); err != nil {
+			return err
+		}
+		if err := a.deleteTerminating(ctx); err != nil {
 			return err
 		}
 	}
@@ -46,6 +60,7 @@ type applier struct {
 	created  map[objKey]types.UID          // live UID by key
 	mirrored map[types.NamespacedName]bool // Endpoints the scenario holds
 	pods     map[types.NamespacedName]podWant
+	doomed   []doomed // to delete once all is created, in creation order
 }
 
 func newApplier(l *Lab, objs []*unstructured.Unstructured) *applier {
@@ -97,7 +112,13 @@ func (a *applier) apply(ctx context.Context, src *unstructured.Unstructured) err
 			return err
 		}
 	}
-	return a.writeStatus(ctx, ri, m, src, live)
+	if err := a.writeStatus(ctx, ri, m, src, live); err != nil {
+		return err
+	}
+	if terminating(src) {
+		a.doomed = append(a.doomed, doomed{src: src, live: live, ri: ri})
+	}
+	return nil
 }
 
 // skip leaves out objects the lab must not hold as they are: slices a controller of
@@ -156,6 +177,9 @@ func (a *applier) updateExisting(ctx context.Context, ri dynamic.ResourceInterfa
 	case "Namespace":
 		cur.SetLabels(merged(cur.GetLabels(), obj.GetLabels()))
 		cur.SetAnnotations(merged(cur.GetAnnotations(), obj.GetAnnotations()))
+		if fs := obj.GetFinalizers(); len(fs) > 0 {
+			cur.SetFinalizers(slices.Compact(slices.Sorted(slices.Values(append(cur.GetFinalizers(), fs...)))))
+		}
 		return ri.Update(ctx, cur, metav1.UpdateOptions{})
 	}
 	obj = obj.DeepCopy()

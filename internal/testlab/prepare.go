@@ -15,13 +15,15 @@ import (
 )
 
 // prepare returns a copy of src ready to create: metadata the server sets removed,
-// the namespace settled by the resource's scope, and UIDs pointing at live objects.
+// finalizers as createFinalizers has them, the namespace settled by the resource's
+// scope, and UIDs pointing at live objects.
 func (a *applier) prepare(src *unstructured.Unstructured, m *meta.RESTMapping) *unstructured.Unstructured {
 	obj := src.DeepCopy()
 	for _, f := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation",
 		"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"} {
 		unstructured.RemoveNestedField(obj.Object, "metadata", f)
 	}
+	createFinalizers(obj, terminating(src))
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		obj.SetNamespace(nsOrDefault(obj.GetNamespace()))
 	} else {

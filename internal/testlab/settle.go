@@ -110,7 +110,9 @@ func unreadPods(pods []corev1.Pod, written map[types.NamespacedName]podWant) []s
 }
 
 // wantEndpoints is what the endpointslice controller makes of the pods for a
-// Service, one "FAMILY POD IP ready=BOOL" line per endpoint, sorted.
+// Service, one endpointLine per endpoint, sorted. Terminating pods stay in, as
+// terminating endpoints: serving as their readiness says, ready only when the Service
+// publishes not-ready addresses.
 func wantEndpoints(svc *corev1.Service, pods []corev1.Pod) []string {
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
 	families := svc.Spec.IPFamilies
@@ -123,10 +125,12 @@ func wantEndpoints(svc *corev1.Service, pods []corev1.Pod) []string {
 		if !sel.Matches(labels.Set(p.Labels)) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		ready := svc.Spec.PublishNotReadyAddresses || (podReady(p) && p.DeletionTimestamp == nil)
+		serving := podReady(p)
+		terminating := p.DeletionTimestamp != nil
+		ready := svc.Spec.PublishNotReadyAddresses || (serving && !terminating)
 		for _, fam := range families {
 			if ip := podIPOf(p, fam); ip != "" {
-				out = append(out, endpointLine(addressType(fam), p.Name, ip, ready))
+				out = append(out, endpointLine(addressType(fam), p.Name, ip, ready, serving, terminating))
 			}
 		}
 	}
@@ -145,16 +149,23 @@ func sliceEndpoints(ss []discoveryv1.EndpointSlice) []string {
 			if len(ep.Addresses) > 0 {
 				ip = ep.Addresses[0]
 			}
+			// Unset conditions read as the API documents them.
 			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
-			out = append(out, endpointLine(s.AddressType, name, ip, ready))
+			serving := ready
+			if ep.Conditions.Serving != nil {
+				serving = *ep.Conditions.Serving
+			}
+			terminating := ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
+			out = append(out, endpointLine(s.AddressType, name, ip, ready, serving, terminating))
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-func endpointLine(at discoveryv1.AddressType, pod, ip string, ready bool) string {
-	return fmt.Sprintf("%s %s %s ready=%t", at, pod, ip, ready)
+// endpointLine is "FAMILY POD IP ready=BOOL serving=BOOL terminating=BOOL".
+func endpointLine(at discoveryv1.AddressType, pod, ip string, ready, serving, terminating bool) string {
+	return fmt.Sprintf("%s %s %s ready=%t serving=%t terminating=%t", at, pod, ip, ready, serving, terminating)
 }
 
 func addressType(f corev1.IPFamily) discoveryv1.AddressType {

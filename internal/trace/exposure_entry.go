@@ -56,7 +56,9 @@ func (r *run) endEntries(mark int, entries []entryCheck) {
 			}
 			r.add(f)
 		}
-		details = append(details, e.describe())
+		if len(entries) > 1 {
+			details = append(details, e.describe())
+		}
 		details = append(details, e.details...)
 	}
 	switch {

@@ -96,7 +96,7 @@ func (r *run) proxyMissing() {
 		}
 	}
 	r.add(report.Finding{Code: "PROXY_MISSING", Object: r.obj("DaemonSet", "kube-system", "kube-proxy"), Related: []report.ObjectRef{r.svcRef()},
-		Message: fmt.Sprintf("nothing programs Service virtual IPs: no kube-proxy and no kube-proxy replacement, so connections to %s:%d time out while pod IPs work", r.svc.Spec.ClusterIP, r.svcPort.Port),
+		Message: fmt.Sprintf("nothing programs Service rules: no kube-proxy and no kube-proxy replacement, so connections to %s time out while pod IPs work", r.serviceAddrText()),
 		Evidence: []string{
 			"no DaemonSet kube-system/kube-proxy and no pod labelled k8s-app=kube-proxy or component=kube-proxy in kube-system",
 			"DaemonSets in kube-system: " + orNone(strings.Join(names, ", ")),
@@ -129,9 +129,28 @@ func (r *run) agentMissingOn(a *proxyAgent, n *corev1.Node) bool {
 		}
 	}
 	r.add(report.Finding{Code: "PROXY_MISSING", Object: r.obj("Node", "", n.Name), Related: related,
-		Message:  fmt.Sprintf("%s has no running pod on node %s, where the request enters: Service virtual IPs are not programmed there, so %s:%d times out from that node while pod IPs work", a.name, n.Name, r.svc.Spec.ClusterIP, r.svcPort.Port),
+		Message:  fmt.Sprintf("%s has no running pod on node %s, %s: Service rules are not programmed there, so %s times out there while pod IPs work", a.name, n.Name, r.entryText(), r.serviceAddrText()),
 		Evidence: ev, Fix: fix})
 	return true
+}
+
+// entryText says why the proxy node is on the path.
+func (r *run) entryText() string {
+	switch {
+	case r.client != nil:
+		return "where client pod " + r.client.Name + " runs"
+	case r.outside:
+		return "where the outside client enters"
+	}
+	return "the source node"
+}
+
+// serviceAddrText is the address the request is sent to: the ClusterIP and port, or the NodePort from outside.
+func (r *run) serviceAddrText() string {
+	if r.outside {
+		return fmt.Sprintf("NodePort %d", r.svcPort.NodePort)
+	}
+	return fmt.Sprintf("%s:%d", r.svc.Spec.ClusterIP, r.svcPort.Port)
 }
 
 func dsNamespace(a *proxyAgent) string {

@@ -141,7 +141,11 @@ func (r *run) externalLocalFinding(working, dropping []string, degrades bool) {
 	nodePort := r.svcPort.NodePort
 	msg := fmt.Sprintf("Service %s has externalTrafficPolicy Local and node %s hosts no ready endpoint: NodePort %d traffic to it is dropped (timeout)", svc.Name, dropping[0], nodePort)
 	if degrades {
-		msg = fmt.Sprintf("Service %s has externalTrafficPolicy Local: NodePort %d works only on %s; %s drop the traffic", svc.Name, nodePort, strings.Join(working, ", "), strings.Join(dropping, ", "))
+		verb := "drops"
+		if len(dropping) > 1 {
+			verb = "drop"
+		}
+		msg = fmt.Sprintf("Service %s has externalTrafficPolicy Local: NodePort %d works only on %s; %s %s the traffic (timeout)", svc.Name, nodePort, strings.Join(working, ", "), strings.Join(dropping, ", "), verb)
 	}
 	related := []report.ObjectRef{}
 	for _, n := range dropping {
