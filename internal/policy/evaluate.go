@@ -49,7 +49,26 @@ func Evaluate(m *model.Cluster, f Flow) Decision {
 			d.Findings = append(d.Findings, notEnforcedFinding(why))
 		}
 	}
+	withOrigins(m, &d)
 	return d
+}
+
+// withOrigins points the objects of a decision at the file and line they were read from.
+func withOrigins(m *model.Cluster, d *Decision) {
+	at := func(r *report.ObjectRef) {
+		if o := m.Origin(r.Kind, r.Namespace, r.Name); o.File != "" {
+			r.File, r.Line = o.File, o.Line
+		}
+	}
+	for i := range d.Verdicts {
+		at(&d.Verdicts[i].Policy)
+	}
+	for i := range d.Findings {
+		at(&d.Findings[i].Object)
+		for j := range d.Findings[i].Related {
+			at(&d.Findings[i].Related[j])
+		}
+	}
 }
 
 // Explain is Evaluate between two pods on a port, the hook behind a matrix cell.
@@ -60,6 +79,11 @@ func Explain(m *model.Cluster, from, to *corev1.Pod, port int32, proto corev1.Pr
 func (e *engine) evaluate(f Flow) Decision {
 	e.unknown, e.extra = nil, nil
 	src, dst := resolveFlow(e.m, f)
+	if dst.owner() == nil && dst.ip != "" {
+		if s := e.m.ServiceByIP(dst.ip); s != nil {
+			e.unknown = append(e.unknown, fmt.Sprintf("%s is the ClusterIP of Service %s/%s: policies see the backend pod IP and targetPort after DNAT, so evaluate the flow to each backend pod", dst.ip, s.Namespace, s.Name))
+		}
+	}
 	proto := f.Protocol
 	if proto == "" {
 		proto = corev1.ProtocolTCP

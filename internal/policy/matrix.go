@@ -97,8 +97,7 @@ func Matrix(m *model.Cluster, r MatrixRequest) MatrixResult {
 	for i, s := range res.Sources {
 		res.Cells[i] = make([]Cell, len(res.Destinations))
 		for j, d := range res.Destinations {
-			dec := e.evaluate(Flow{From: Peer{Pod: s.pods[0]}, To: Peer{Pod: d.pods[0]}, Port: r.Port, Protocol: proto})
-			res.Cells[i][j] = cellOf(dec)
+			res.Cells[i][j] = e.decide(Flow{From: Peer{Pod: s.pods[0]}, To: Peer{Pod: d.pods[0]}, Port: r.Port, Protocol: proto})
 		}
 	}
 	return res
@@ -124,6 +123,7 @@ func classIndex(list []Class, p *corev1.Pod) int {
 	return -1
 }
 
+// cellOf summarises a full decision as a cell, as decide does without the explanation.
 func cellOf(d Decision) Cell {
 	c := Cell{Allowed: d.Allowed, Egress: d.Egress.Tier, Ingress: d.Ingress.Tier}
 	for _, v := range d.Deciding() {

@@ -74,6 +74,9 @@ func (e *engine) npPodPeer(p *networkingv1.NetworkPolicy, field string, peer net
 			why = append(why, describeAll(podFail, podWhat))
 		}
 	}
+	if peer.NamespaceSelector != nil && peer.PodSelector != nil && (len(nsFail) == 0) != (len(podFail) == 0) {
+		why = append(why, "one element with both selectors matches only when both do; as two elements either would suffice")
+	}
 	o.check.Why = strings.Join(why, "; ")
 	o.check.Matched = len(nsFail) == 0 && !bare && len(podFail) == 0
 	if len(nsFail) > 0 || bare {

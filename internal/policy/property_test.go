@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -358,6 +359,27 @@ func TestPropertyPolicySelectingNoPodChangesNothing(t *testing.T) {
 			for pair, ok := range b {
 				if ok != a[pair] {
 					t.Fatalf("seed %d %d/%s: a policy selecting no pod changed %s", seed, ps.port, ps.proto, pair)
+				}
+			}
+		}
+	}
+}
+
+// TestPropertyQuickMatchesExplained keeps the matrix's fast decision equal to the explained one.
+func TestPropertyQuickMatchesExplained(t *testing.T) {
+	for seed := uint64(1); seed <= 100; seed++ {
+		g := gen{rand.New(rand.NewPCG(seed, 17))}
+		m, _ := g.cluster(8, 1+g.r.IntN(4), g.r.IntN(4))
+		e := newEngine(m, false)
+		pods := matrixPods(m, nil)
+		for _, ps := range probeSpecs {
+			for _, a := range pods {
+				for _, b := range pods {
+					f := Flow{From: Peer{Pod: a}, To: Peer{Pod: b}, Port: ps.port, Protocol: ps.proto}
+					want := cellOf(e.evaluate(f))
+					if got := e.decide(f); !reflect.DeepEqual(got, want) {
+						t.Fatalf("seed %d %s -> %s %d/%s: quick %+v, explained %+v", seed, podKey(a), podKey(b), ps.port, ps.proto, got, want)
+					}
 				}
 			}
 		}

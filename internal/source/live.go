@@ -43,14 +43,20 @@ func LiveNamespaces(ctx context.Context, cfg *rest.Config, namespaces []string) 
 // newClients builds a typed client that speaks protobuf, which costs the server less to encode
 // than JSON, and a dynamic client (JSON) for the kinds that come from CRDs.
 func newClients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
-	pb := rest.CopyConfig(cfg)
+	base := rest.CopyConfig(cfg)
+	if base.QPS == 0 && base.RateLimiter == nil {
+		// client-go's default (5/s, burst 10) would stretch a trace's few dozen requests over
+		// seconds; maxInFlight is what keeps the load on the server small.
+		base.QPS, base.Burst = 20, 50
+	}
+	pb := rest.CopyConfig(base)
 	pb.ContentType = runtime.ContentTypeProtobuf
 	pb.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	cs, err := kubernetes.NewForConfig(pb)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build client: %w", err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build dynamic client: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
 	"reach/internal/model"
@@ -346,5 +347,15 @@ func TestLiveNamespaces(t *testing.T) {
 	}
 	if ok, _ := all.Coverage.Covered("Pod", "other"); !ok || all.Pod("other", "unrelated") == nil {
 		t.Error("all namespaces not read")
+	}
+}
+
+func TestLiveUnreachableServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := LiveRequest{Source: mustRef(t, "pod/frontend", "web"), Target: mustRef(t, "shop/svc/cart:80", "web")}
+	_, err := Live(ctx, &rest.Config{Host: "http://127.0.0.1:1"}, req)
+	if err == nil || !strings.HasPrefix(err.Error(), "list ") && !strings.HasPrefix(err.Error(), "get ") {
+		t.Fatalf("err = %v, want the request that failed named", err)
 	}
 }

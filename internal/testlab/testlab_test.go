@@ -1,6 +1,8 @@
 package testlab
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,11 +29,12 @@ func TestLabShop(t *testing.T) {
 	if err := l.Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("applied %d objects in %v", len(objs), time.Since(began).Round(time.Millisecond))
+	applied := time.Now()
+	t.Logf("applied %d objects in %v", len(objs), applied.Sub(began).Round(time.Millisecond))
 	cs := l.Clientset
 
 	pods := map[string]*corev1.Pod{}
-	for _, name := range []string{"cart-5f7b-ready", "cart-5f7b-unready", "report-job"} {
+	for _, name := range []string{"cart-5f7b-ready", "cart-5f7b-unready", "cart-5f7b-leaving", "report-job"} {
 		p, err := cs.CoreV1().Pods("shop").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("get pod %s: %v", name, err)
@@ -106,7 +109,7 @@ func TestLabShop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ready := map[string]bool{}
+		ready, terminating := map[string]bool{}, map[string]bool{}
 		for _, s := range list.Items {
 			if s.Name == "cart-x7k2p" {
 				t.Errorf("the snapshot's controller-made slice %s was created; the lab's controller should make its own", s.Name)
@@ -115,8 +118,8 @@ func TestLabShop(t *testing.T) {
 				t.Errorf("slice %s managed by %q", s.Name, s.Labels[managedByLabel])
 			}
 			for _, ep := range s.Endpoints {
-				if ep.TargetRef == nil || ep.Conditions.Ready == nil {
-					t.Fatalf("endpoint %v lacks targetRef or ready", ep)
+				if ep.TargetRef == nil || ep.Conditions.Ready == nil || ep.Conditions.Terminating == nil {
+					t.Fatalf("endpoint %v lacks targetRef, ready or terminating", ep)
 				}
 				if want := pods[ep.TargetRef.Name]; want == nil || want.UID != ep.TargetRef.UID {
 					t.Errorf("endpoint targetRef %s/%s does not name a live cart pod", ep.TargetRef.Name, ep.TargetRef.UID)
@@ -125,11 +128,16 @@ func TestLabShop(t *testing.T) {
 					t.Errorf("endpoint %s nodeName = %v", ep.TargetRef.Name, ep.NodeName)
 				}
 				ready[ep.TargetRef.Name] = *ep.Conditions.Ready
+				terminating[ep.TargetRef.Name] = *ep.Conditions.Terminating
 			}
 		}
-		want := map[string]bool{"cart-5f7b-ready": true, "cart-5f7b-unready": false}
-		if len(ready) != len(want) || ready["cart-5f7b-ready"] != true || ready["cart-5f7b-unready"] != false {
+		want := map[string]bool{"cart-5f7b-ready": true, "cart-5f7b-unready": false, "cart-5f7b-leaving": false}
+		if !maps.Equal(ready, want) {
 			t.Errorf("endpoints ready = %v, want %v", ready, want)
+		}
+		want = map[string]bool{"cart-5f7b-ready": false, "cart-5f7b-unready": false, "cart-5f7b-leaving": true}
+		if !maps.Equal(terminating, want) {
+			t.Errorf("endpoints terminating = %v, want %v", terminating, want)
 		}
 	})
 
@@ -162,7 +170,7 @@ func TestLabShop(t *testing.T) {
 
 	t.Run("owners survive the garbage collector", func(t *testing.T) {
 		time.Sleep(3 * time.Second) // the collector acts within a second or two on a dangling owner
-		for name, owner := range map[string]metav1.Object{"cart-5f7b-ready": rs, "cart-5f7b-unready": rs} {
+		for name, owner := range map[string]metav1.Object{"cart-5f7b-ready": rs, "cart-5f7b-unready": rs, "cart-5f7b-leaving": rs} {
 			p, err := cs.CoreV1().Pods("shop").Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatalf("pod %s after 3s: %v", name, err)
@@ -184,6 +192,84 @@ func TestLabShop(t *testing.T) {
 		}
 	})
 
+	t.Run("terminating pod stays terminating", func(t *testing.T) {
+		p, err := cs.CoreV1().Pods("shop").Get(ctx, "cart-5f7b-leaving", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.DeletionTimestamp == nil {
+			t.Fatal("cart-5f7b-leaving has no deletionTimestamp; the file shows it terminating")
+		}
+		if g := p.DeletionGracePeriodSeconds; g == nil || *g != 45 {
+			t.Errorf("deletionGracePeriodSeconds = %v, want 45 as in the file", g)
+		}
+		if !slices.Contains(p.Finalizers, "shop.example/drain") || !slices.Contains(p.Finalizers, HoldFinalizer) {
+			t.Errorf("finalizers = %v, want the file's and %s", p.Finalizers, HoldFinalizer)
+		}
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP != "10.244.0.8" || !podReady(p) {
+			t.Errorf("status = phase %s ip %s ready %t, want as in the file", p.Status.Phase, p.Status.PodIP, podReady(p))
+		}
+		for _, name := range []string{"cart-5f7b-ready", "cart-5f7b-unready", "report-job"} {
+			if p := pods[name]; p.DeletionTimestamp != nil || slices.Contains(p.Finalizers, HoldFinalizer) {
+				t.Errorf("pod %s is terminating or held; the file has it running", name)
+			}
+		}
+		list, err := cs.DiscoveryV1().EndpointSlices("shop").List(ctx, metav1.ListOptions{
+			LabelSelector: discoveryv1.LabelServiceName + "=cart",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, s := range list.Items {
+			for _, ep := range s.Endpoints {
+				if ep.TargetRef == nil || ep.TargetRef.Name != "cart-5f7b-leaving" {
+					continue
+				}
+				found = true
+				c := ep.Conditions
+				if c.Terminating == nil || !*c.Terminating || c.Serving == nil || !*c.Serving || c.Ready == nil || *c.Ready {
+					t.Errorf("endpoint of cart-5f7b-leaving conditions = ready %v serving %v terminating %v, want false true true",
+						deref(c.Ready), deref(c.Serving), deref(c.Terminating))
+				}
+				if ep.TargetRef.UID != p.UID || len(ep.Addresses) != 1 || ep.Addresses[0] != "10.244.0.8" {
+					t.Errorf("endpoint of cart-5f7b-leaving = %+v", ep)
+				}
+			}
+		}
+		if !found {
+			t.Error("no endpoint for cart-5f7b-leaving; the controller keeps terminating pods as terminating endpoints")
+		}
+	})
+
+	t.Run("terminating namespace keeps its content", func(t *testing.T) {
+		ns, err := cs.CoreV1().Namespaces().Get(ctx, "shop-old", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns.DeletionTimestamp == nil || ns.Status.Phase != corev1.NamespaceTerminating {
+			t.Errorf("namespace shop-old = deletionTimestamp %v phase %s, want set and Terminating", ns.DeletionTimestamp, ns.Status.Phase)
+		}
+		// The namespace controller acts on a deleted namespace 5s after seeing it deleted.
+		time.Sleep(time.Until(applied.Add(8 * time.Second)))
+		p, err := cs.CoreV1().Pods("shop-old").Get(ctx, "cart-old", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("pod shop-old/cart-old: %v", err)
+		}
+		if p.DeletionTimestamp != nil {
+			t.Errorf("pod shop-old/cart-old is being deleted; the file has it running")
+		}
+		list, err := cs.DiscoveryV1().EndpointSlices("shop-old").List(ctx, metav1.ListOptions{
+			LabelSelector: discoveryv1.LabelServiceName + "=cart",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sliceEndpoints(list.Items); !slices.Equal(got, []string{"IPv4 cart-old 10.244.0.9 ready=true serving=true terminating=false"}) {
+			t.Errorf("shop-old/cart endpoints = %v", got)
+		}
+	})
+
 	t.Run("viewer is forbidden", func(t *testing.T) {
 		cfg, err := clientcmd.BuildConfigFromFlags("", l.Kubeconfig("viewer"))
 		if err != nil {
@@ -201,4 +287,11 @@ func TestLabShop(t *testing.T) {
 			t.Errorf("viewer server version (allowed to every authenticated user): %v", err)
 		}
 	})
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

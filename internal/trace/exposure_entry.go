@@ -34,6 +34,15 @@ func (e *entryCheck) blocked() bool {
 	return false
 }
 
+func (e *entryCheck) firstBlocking() report.Finding {
+	for _, f := range e.findings {
+		if blocking(f) {
+			return f
+		}
+	}
+	return report.Finding{}
+}
+
 func (e *entryCheck) ok() bool { return e.unknown == "" && !e.blocked() }
 
 // endEntries ends the exposure hop from the ways in: one that works is enough, and the others only warn.
@@ -67,14 +76,14 @@ func (r *run) endEntries(mark int, entries []entryCheck) {
 	case unknown >= 0:
 		r.end(mark, report.LayerExposure, report.StatusUnknown, entries[unknown].unknown, details...)
 	default:
-		r.endAuto(mark, report.LayerExposure, entries[0].findings[0].Message, details...)
+		r.endAuto(mark, report.LayerExposure, entries[0].firstBlocking().Message, details...)
 	}
 }
 
 func (e *entryCheck) describe() string {
 	switch {
 	case e.blocked():
-		return fmt.Sprintf("%s: %s", e.name, e.findings[0].Message)
+		return fmt.Sprintf("%s: %s", e.name, e.firstBlocking().Message)
 	case e.unknown != "":
 		return fmt.Sprintf("%s: %s", e.name, e.unknown)
 	}

@@ -29,36 +29,50 @@ func (r *run) checkNodes() {
 		r.end(mark, report.LayerNode, report.StatusUnknown, "cannot see the nodes: "+why)
 		return
 	}
-	var details, bad, good []string
-	entryBad, backends, backendsBad := false, 0, 0
+	t := r.tallyNodes(nodes)
+	for _, pn := range nodes {
+		if n := r.m.Nodes[pn.name]; n != nil && !nodeHealthy(n) {
+			r.nodeFinding(n, pn, t.blocking())
+		}
+	}
+	r.endAuto(mark, report.LayerNode, r.nodeSummary(mark, t.good, t.bad), t.details...)
+}
+
+// nodeTally counts the nodes on the path that are not ready, by role.
+type nodeTally struct {
+	details, good, bad   []string
+	entryBad             bool
+	backends, backendBad int
+}
+
+// blocking: the client's node is down, or every backend node is.
+func (t nodeTally) blocking() bool {
+	return t.entryBad || t.backends > 0 && t.backendBad == t.backends
+}
+
+func (r *run) tallyNodes(nodes []pathNode) nodeTally {
+	var t nodeTally
 	for _, pn := range nodes {
 		n := r.m.Nodes[pn.name]
 		if n == nil {
-			details = append(details, fmt.Sprintf("%s (%s): not in the input", pn.name, pn.role()))
+			t.details = append(t.details, fmt.Sprintf("%s (%s): not in the input", pn.name, pn.role()))
 			continue
 		}
-		ok := nodeHealthy(n)
-		details = append(details, fmt.Sprintf("%s (%s): %s", pn.name, pn.role(), nodeState(n)))
+		t.details = append(t.details, fmt.Sprintf("%s (%s): %s", pn.name, pn.role(), nodeState(n)))
 		if len(pn.backend) > 0 {
-			backends++
+			t.backends++
 		}
-		if ok {
-			good = append(good, pn.name)
+		if nodeHealthy(n) {
+			t.good = append(t.good, pn.name)
 			continue
 		}
-		bad = append(bad, pn.name)
-		entryBad = entryBad || pn.entry
+		t.bad = append(t.bad, pn.name)
+		t.entryBad = t.entryBad || pn.entry
 		if len(pn.backend) > 0 {
-			backendsBad++
+			t.backendBad++
 		}
 	}
-	blocking := entryBad || backends > 0 && backendsBad == backends
-	for _, pn := range nodes {
-		if n := r.m.Nodes[pn.name]; n != nil && !nodeHealthy(n) {
-			r.nodeFinding(n, pn, blocking)
-		}
-	}
-	r.endAuto(mark, report.LayerNode, r.nodeSummary(mark, good, bad), details...)
+	return t
 }
 
 func (pn pathNode) role() string {
@@ -89,7 +103,7 @@ func nodeList(names []string, n int) string {
 	return strings.Join(names[:n], ", ") + fmt.Sprintf(", and %d more", len(names)-n)
 }
 
-// pathNodes lists the entry node and the backends' nodes, sorted by name.
+// pathNodes lists the entry node first, then the backends' nodes by name.
 func (r *run) pathNodes() []pathNode {
 	byName := map[string]*pathNode{}
 	get := func(name string) *pathNode {
@@ -126,7 +140,12 @@ func (r *run) pathNodes() []pathNode {
 		pn.backend = uniqueSorted(pn.backend)
 		out = append(out, *pn)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].entry != out[j].entry {
+			return out[i].entry
+		}
+		return out[i].name < out[j].name
+	})
 	return out
 }
 

@@ -34,7 +34,9 @@ func TestNodes(t *testing.T) {
 	}{
 		{"all nodes ready", nil, "pod/client", "svc/web",
 			pnCase{status: report.StatusPass, verdict: report.VerdictReachable, summary: "3 nodes Ready: node-a, node-b, node-c"}},
-		{"one backend node not ready", func(n *pathNet) { pnNodeDown(n, "node-c", corev1.ConditionUnknown, "Kubelet stopped posting node status.") }, "pod/client", "svc/web",
+		{"one backend node not ready", func(n *pathNet) {
+			pnNodeDown(n, "node-c", corev1.ConditionUnknown, "Kubelet stopped posting node status.")
+		}, "pod/client", "svc/web",
 			pnCase{status: report.StatusWarn, verdict: report.VerdictReachable, code: "NODE_NOT_READY", object: "Node//node-c", summary: "1 of 3 nodes not Ready: node-c"}},
 		{"every backend node not ready", func(n *pathNet) {
 			pnNodeDown(n, "node-b", corev1.ConditionFalse, "PLEG is not healthy")

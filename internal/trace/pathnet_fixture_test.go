@@ -74,9 +74,13 @@ func (n *pathNet) find(key string) runtime.Object {
 	return nil
 }
 
-func (n *pathNet) svc(ns, name string) *corev1.Service { return n.find("Service/" + ns + "/" + name).(*corev1.Service) }
-func (n *pathNet) pod(ns, name string) *corev1.Pod     { return n.find("Pod/" + ns + "/" + name).(*corev1.Pod) }
-func (n *pathNet) node(name string) *corev1.Node       { return n.find("Node//" + name).(*corev1.Node) }
+func (n *pathNet) svc(ns, name string) *corev1.Service {
+	return n.find("Service/" + ns + "/" + name).(*corev1.Service)
+}
+func (n *pathNet) pod(ns, name string) *corev1.Pod {
+	return n.find("Pod/" + ns + "/" + name).(*corev1.Pod)
+}
+func (n *pathNet) node(name string) *corev1.Node { return n.find("Node//" + name).(*corev1.Node) }
 
 func pnKey(o runtime.Object) string {
 	m := o.(metav1.Object)

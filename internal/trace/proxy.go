@@ -16,24 +16,36 @@ func (r *run) checkProxy() {
 		r.end(mark, report.LayerProxy, report.StatusSkip, why)
 		return
 	}
-	for _, kind := range []string{"DaemonSet", "Pod"} {
-		if ok, why := r.m.Coverage.Covered(kind, "kube-system"); !ok {
-			r.end(mark, report.LayerProxy, report.StatusUnknown, "cannot see the Service data plane in kube-system: "+why)
-			return
-		}
+	summary, decided, details := "", false, []string(nil)
+	dp, why := r.visiblePlane()
+	if dp != nil {
+		summary, decided = r.checkAgent(dp)
+		details = dp.details()
+		r.checkBoth(dp)
+		r.checkStrictARP(dp)
+	} else {
+		summary = "cannot see the Service data plane in kube-system: " + why
 	}
-	dp := r.dataPlane()
-	summary, decided := r.checkAgent(dp)
-	details := dp.details()
-	r.checkBoth(dp)
-	r.checkStrictARP(dp)
 	details = append(details, r.checkTrafficPolicies()...)
 	r.checkHairpin(dp)
 	st := r.statusOf(mark)
-	if !decided && st != report.StatusFail {
+	switch {
+	case st == report.StatusFail && !decided:
+		summary = r.findings[mark].Message
+	case !decided:
 		st = report.StatusUnknown
 	}
 	r.end(mark, report.LayerProxy, st, summary, details...)
+}
+
+// visiblePlane detects the data plane, or says why kube-system cannot be seen.
+func (r *run) visiblePlane() (*dataPlane, string) {
+	for _, kind := range []string{"DaemonSet", "Pod"} {
+		if ok, why := r.m.Coverage.Covered(kind, "kube-system"); !ok {
+			return nil, why
+		}
+	}
+	return r.dataPlane(), ""
 }
 
 // proxySkip says why no Service virtual IP is on the path, "" when one is.
@@ -170,12 +182,15 @@ func dsName(a *proxyAgent) string {
 // agentCoverage: with no one node to look at, the agent must run somewhere; an outside client may hit any Ready node.
 func (r *run) agentCoverage(a *proxyAgent) string {
 	var with, without []string
+	healthy := map[string]bool{}
+	for _, p := range a.pods {
+		healthy[p.Spec.NodeName] = healthy[p.Spec.NodeName] || agentPodHealthy(p)
+	}
 	for _, name := range r.m.NodeNames() {
-		n := r.m.Nodes[name]
-		if nodeReadyStatus(n) != corev1.ConditionTrue {
+		if nodeReadyStatus(r.m.Nodes[name]) != corev1.ConditionTrue {
 			continue
 		}
-		if h, _ := agentPodsOn(a, name); h != nil {
+		if healthy[name] {
 			with = append(with, name)
 		} else {
 			without = append(without, name)
@@ -191,7 +206,7 @@ func (r *run) agentCoverage(a *proxyAgent) string {
 	case len(without) > 0 && len(with) > 0 && r.outside:
 		r.add(report.Finding{Code: "PROXY_MISSING", Severity: report.SeverityError, Degrades: true, Object: r.obj("DaemonSet", dsNamespace(a), dsName(a)), Related: []report.ObjectRef{r.svcRef()},
 			Message:  fmt.Sprintf("%s does not run on %s: traffic entering there is dropped", a.name, plural(len(without), "Ready node", "Ready nodes")),
-			Evidence: []string{"running on: " + strings.Join(with, ", "), "not running on: " + strings.Join(without, ", ")},
+			Evidence: []string{"running on: " + nodeList(with, 20), "not running on: " + nodeList(without, 20)},
 			Fix:      fmt.Sprintf("kubectl -n %s get pods -o wide | grep %s; kubectl -n %s describe ds %s", dsNamespace(a), a.name, dsNamespace(a), dsName(a))})
 	}
 	if len(with)+len(without) == 0 {

@@ -55,7 +55,10 @@ func (dp *dataPlane) details() []string {
 	if dp.embedded != "" {
 		out = append(out, dp.embedded)
 	}
-	return append(out, dp.undecided...)
+	if dp.active() == nil {
+		out = append(out, dp.undecided...)
+	}
+	return out
 }
 
 // dataPlane detects kube-proxy and its replacements from kube-system (and the namespaces replacements use).
@@ -103,6 +106,9 @@ func (r *run) findDaemonSet(names []string, labelKey, labelValue string) *appsv1
 func (r *run) daemonPods(ds *appsv1.DaemonSet) []*corev1.Pod {
 	if ds == nil || ds.Spec.Selector == nil {
 		return nil
+	}
+	if len(ds.Spec.Selector.MatchExpressions) == 0 {
+		return unfinishedPods(r.m.PodsMatching(ds.Namespace, ds.Spec.Selector.MatchLabels))
 	}
 	sel, err := metav1LabelSelector(ds.Spec.Selector)
 	if err != nil || sel.Empty() {

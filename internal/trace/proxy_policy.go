@@ -91,7 +91,7 @@ func (r *run) checkTrafficPolicies() []string {
 func (r *run) internalLocal(nodes []string) []string {
 	n := r.clientNode
 	if n == nil {
-		return []string{"internalTrafficPolicy Local: the client's node is not known; endpoints are on " + strings.Join(nodes, ", ")}
+		return []string{"internalTrafficPolicy Local: the client's node is not known; endpoints are on " + nodeList(nodes, 20)}
 	}
 	if inNames(nodes, n.Name) {
 		return []string{fmt.Sprintf("internalTrafficPolicy Local: node %s hosts a ready endpoint", n.Name)}
@@ -102,8 +102,8 @@ func (r *run) internalLocal(nodes []string) []string {
 	}
 	r.add(report.Finding{Code: "PROXY_INTERNAL_LOCAL_NO_ENDPOINT", Object: r.svcRef(), Related: related, Field: "spec.internalTrafficPolicy",
 		Message: fmt.Sprintf("Service %s has internalTrafficPolicy Local and no ready endpoint on node %s, where the client runs: the proxy drops the connection (timeout); clients on %s get through",
-			r.svc.Name, n.Name, strings.Join(nodes, ", ")),
-		Evidence: []string{"spec.internalTrafficPolicy: Local", "client node: " + n.Name, "nodes with a ready endpoint: " + strings.Join(nodes, ", ")},
+			r.svc.Name, n.Name, nodeList(nodes, 5)),
+		Evidence: []string{"spec.internalTrafficPolicy: Local", "client node: " + n.Name, "nodes with a ready endpoint: " + nodeList(nodes, 20)},
 		Fix: fmt.Sprintf("kubectl -n %s patch service %s -p '{\"spec\":{\"internalTrafficPolicy\":\"Cluster\"}}', or run a backend on every node (a DaemonSet is the usual pair of Local)",
 			r.svc.Namespace, r.svc.Name)})
 	return nil
@@ -121,7 +121,7 @@ func (r *run) externalLocal(nodes []string) []string {
 		return []string{fmt.Sprintf("externalTrafficPolicy Local: node %s hosts a ready endpoint", r.viaNode.Name)}
 	case lbAddr:
 		return []string{fmt.Sprintf("externalTrafficPolicy Local: the load balancer's health check on healthCheckNodePort %d steers traffic to the nodes with a ready endpoint: %s",
-			svc.Spec.HealthCheckNodePort, strings.Join(nodes, ", "))}
+			svc.Spec.HealthCheckNodePort, nodeList(nodes, 20))}
 	}
 	var dropping []string
 	for _, n := range r.m.NodeNames() {
@@ -145,22 +145,22 @@ func (r *run) externalLocalFinding(working, dropping []string, degrades bool) {
 		if len(dropping) > 1 {
 			verb = "drop"
 		}
-		msg = fmt.Sprintf("Service %s has externalTrafficPolicy Local: NodePort %d works only on %s; %s %s the traffic (timeout)", svc.Name, nodePort, strings.Join(working, ", "), strings.Join(dropping, ", "), verb)
+		msg = fmt.Sprintf("Service %s has externalTrafficPolicy Local: NodePort %d works only on %s; %s %s the traffic (timeout)", svc.Name, nodePort, nodeList(working, 5), nodeList(dropping, 5), verb)
 	}
 	related := []report.ObjectRef{}
-	for _, n := range dropping {
+	for _, n := range dropping[:min(len(dropping), 10)] {
 		related = append(related, r.obj("Node", "", n))
 	}
 	r.add(report.Finding{Code: "PROXY_EXTERNAL_LOCAL_NO_ENDPOINT", Object: r.svcRef(), Related: related, Field: "spec.externalTrafficPolicy", Degrades: degrades,
 		Message:  msg,
-		Evidence: []string{"spec.externalTrafficPolicy: Local", "nodes with a ready endpoint: " + strings.Join(working, ", "), "nodes without: " + strings.Join(dropping, ", ")},
+		Evidence: []string{"spec.externalTrafficPolicy: Local", "nodes with a ready endpoint: " + nodeList(working, 20), "nodes without: " + nodeList(dropping, 20)},
 		Fix: fmt.Sprintf("send NodePort traffic to %s (or put a load balancer with health checks in front), or kubectl -n %s patch service %s -p '{\"spec\":{\"externalTrafficPolicy\":\"Cluster\"}}' (client source IPs are then SNATed)",
-			strings.Join(working, " or "), svc.Namespace, svc.Name)})
+			nodeList(working, 3), svc.Namespace, svc.Name)})
 }
 
 // checkHairpin: a pod that calls its own Service gets its own endpoint back 1 in N times.
 func (r *run) checkHairpin(dp *dataPlane) {
-	if r.client == nil || dp.replacement != nil && dp.replacement.ebpf {
+	if r.client == nil || dp != nil && dp.replacement != nil && dp.replacement.ebpf {
 		return
 	}
 	v, backends := r.pathEndpoints()

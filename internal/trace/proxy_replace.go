@@ -11,10 +11,11 @@ import (
 // replacementAgent makes the agent of a kube-proxy replacement from its DaemonSet.
 func (r *run) replacementAgent(name, label string, ds *appsv1.DaemonSet, why ...string) *proxyAgent {
 	a := &proxyAgent{name: name, label: label, ds: ds, dsDefault: strings.ToLower(name), pods: r.daemonPods(ds)}
-	a.evidence = append(why, agentEvidence(a))
+	state := agentEvidence(a)
 	if ds == nil {
-		a.evidence = append(why, name+": no DaemonSet of it in the input")
+		state = name + ": no DaemonSet of it in the input"
 	}
+	a.evidence = append(append([]string{}, why...), state)
 	return a
 }
 

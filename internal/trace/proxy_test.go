@@ -70,6 +70,11 @@ func TestProxy(t *testing.T) {
 			pnCase{status: report.StatusPass, verdict: report.VerdictReachable, summary: "kube-router service proxy"}},
 		{"kube-system DaemonSets not visible", func(n *pathNet) { n.without("DaemonSet/kube-system/kube-proxy") }, "pod/client", "svc/web",
 			pnCase{status: report.StatusUnknown, verdict: report.VerdictUnknown}},
+		{"internalTrafficPolicy Local fails even when kube-system is not visible", func(n *pathNet) {
+			n.svc("shop", "web").Spec.InternalTrafficPolicy = pnLocal(corev1.ServiceInternalTrafficPolicyLocal)
+			n.without("DaemonSet/kube-system/kube-proxy")
+		}, "pod/client", "svc/web",
+			pnCase{status: report.StatusFail, verdict: report.VerdictBlocked, root: "PROXY_INTERNAL_LOCAL_NO_ENDPOINT", code: "PROXY_INTERNAL_LOCAL_NO_ENDPOINT"}},
 		{"internalTrafficPolicy Local with a local endpoint", func(n *pathNet) {
 			n.svc("shop", "web").Spec.InternalTrafficPolicy = pnLocal(corev1.ServiceInternalTrafficPolicyLocal)
 			n.pod("shop", "client").Spec.NodeName = "node-b"
@@ -95,6 +100,11 @@ func TestProxy(t *testing.T) {
 			pnNodePort(n, corev1.ServiceTypeLoadBalancer, corev1.ServiceExternalTrafficPolicyLocal, "203.0.113.10")
 		}, "outside", "svc/web",
 			pnCase{status: report.StatusPass, verdict: report.VerdictReachable}},
+		{"kube-proxy missing on one node behind a load balancer", func(n *pathNet) {
+			pnNodePort(n, corev1.ServiceTypeLoadBalancer, corev1.ServiceExternalTrafficPolicyCluster, "203.0.113.10")
+			n.without("Pod/kube-system/kube-proxy-c")
+		}, "outside", "svc/web",
+			pnCase{status: report.StatusWarn, verdict: report.VerdictDegraded, root: "PROXY_MISSING", code: "PROXY_MISSING", object: "DaemonSet/kube-system/kube-proxy", summary: "on 2 of 3 Ready nodes"}},
 		{"pod calls its own Service", nil, "pod/web-1", "svc/web",
 			pnCase{status: report.StatusWarn, verdict: report.VerdictReachable, code: "PROXY_HAIRPIN", object: "Service/shop/web"}},
 		{"IPVS without strictARP beside MetalLB", func(n *pathNet) {
