@@ -78,62 +78,67 @@ func (k keySet) project(lbls map[string]string) string {
 }
 
 func newClassifier(m *model.Cluster, e *engine) *classifier {
-	ns, pod, node := keySet{}, keySet{}, keySet{}
+	c := &classifier{m: m, nsKeys: keySet{}, podKeys: keySet{}, nodeKeys: keySet{},
+		npNamespaces: map[string]bool{}, nsProjected: map[string]string{}}
 	names, cidrs := map[string]bool{}, map[string]bool{}
-	c := &classifier{m: m, npNamespaces: map[string]bool{}, nsProjected: map[string]string{}}
 	for _, p := range m.NetworkPolicies {
 		c.npNamespaces[p.Namespace] = true
-		pod.addSelector(&p.Spec.PodSelector)
-		var peers []npRule
-		peers = append(peers, npRules(p, Ingress)...)
-		peers = append(peers, npRules(p, Egress)...)
-		for _, r := range peers {
-			for _, peer := range r.peers {
-				ns.addSelector(peer.NamespaceSelector)
-				pod.addSelector(peer.PodSelector)
-				if b := peer.IPBlock; b != nil {
-					cidrs[b.CIDR] = true
-					for _, ex := range b.Except {
-						cidrs[ex] = true
-					}
-				}
-			}
-			for _, port := range r.ports {
-				if port.Port != nil && port.Port.Type == intstr.String {
-					names[port.Port.StrVal] = true
-				}
-			}
+		c.podKeys.addSelector(&p.Spec.PodSelector)
+		for _, r := range append(npRules(p, Ingress), npRules(p, Egress)...) {
+			c.addNPRule(r, names, cidrs)
 		}
 	}
 	for _, list := range [][]*clusterPolicy{e.admin, e.baseline} {
 		for _, p := range list {
-			ns.addSelector(p.subjectNS)
+			c.nsKeys.addSelector(p.subjectNS)
 			if p.subjectPods != nil {
-				ns.addSelector(&p.subjectPods.ns)
-				pod.addSelector(&p.subjectPods.pod)
+				c.nsKeys.addSelector(&p.subjectPods.ns)
+				c.podKeys.addSelector(&p.subjectPods.pod)
 			}
 			for _, r := range append(append([]clusterRule(nil), p.ingress...), p.egress...) {
-				for _, peer := range r.peers {
-					ns.addSelector(peer.namespaces)
-					if peer.pods != nil {
-						ns.addSelector(&peer.pods.ns)
-						pod.addSelector(&peer.pods.pod)
-					}
-					node.addSelector(peer.nodes)
-					for _, n := range peer.networks {
-						cidrs[n] = true
-					}
-				}
-				for _, s := range r.ports {
-					if s.named != "" {
-						names[s.named] = true
-					}
-				}
+				c.addClusterRule(r, names, cidrs)
 			}
 		}
 	}
-	c.nsKeys, c.podKeys, c.nodeKeys, c.names, c.cidrs = ns, pod, node, sortedSet(names), sortedSet(cidrs)
+	c.names, c.cidrs = sortedSet(names), sortedSet(cidrs)
 	return c
+}
+
+func (c *classifier) addNPRule(r npRule, names, cidrs map[string]bool) {
+	for _, peer := range r.peers {
+		c.nsKeys.addSelector(peer.NamespaceSelector)
+		c.podKeys.addSelector(peer.PodSelector)
+		if b := peer.IPBlock; b != nil {
+			cidrs[b.CIDR] = true
+			for _, ex := range b.Except {
+				cidrs[ex] = true
+			}
+		}
+	}
+	for _, port := range r.ports {
+		if port.Port != nil && port.Port.Type == intstr.String {
+			names[port.Port.StrVal] = true
+		}
+	}
+}
+
+func (c *classifier) addClusterRule(r clusterRule, names, cidrs map[string]bool) {
+	for _, peer := range r.peers {
+		c.nsKeys.addSelector(peer.namespaces)
+		if peer.pods != nil {
+			c.nsKeys.addSelector(&peer.pods.ns)
+			c.podKeys.addSelector(&peer.pods.pod)
+		}
+		c.nodeKeys.addSelector(peer.nodes)
+		for _, n := range peer.networks {
+			cidrs[n] = true
+		}
+	}
+	for _, s := range r.ports {
+		if s.named != "" {
+			names[s.named] = true
+		}
+	}
 }
 
 // key is the class of a pod: everything a policy can read about it, and nothing else.
