@@ -19,8 +19,8 @@ type classifier struct {
 	// The label keys any namespace, pod or node selector reads, each with the values selectors
 	// name: a label is kept when its value is named, reduced to "present" when not.
 	nsKeys, podKeys, nodeKeys keySet
-	names    []string // port names any rule uses
-	cidrs    []string // every CIDR of an ipBlock (with its except ranges) or networks peer
+	names                     []string // port names any rule uses
+	cidrs                     []string // every CIDR of an ipBlock (with its except ranges) or networks peer
 	// npNamespaces hold NetworkPolicies: their pods may be selected by them, and by the bare
 	// podSelectors of their rules, so namespace identity matters there.
 	npNamespaces map[string]bool

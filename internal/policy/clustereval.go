@@ -238,7 +238,7 @@ func (e *engine) domainWarning(p *clusterPolicy, rc RuleCheck, c flowCtx) {
 	}
 	for _, pc := range rc.Peers {
 		for _, part := range pc.Failed {
-			if part != PartDomain || contains(partStrings(rc.Failed), string(PartPort)) || contains(partStrings(rc.Failed), string(PartProtocol)) {
+			if part != PartDomain || hasPart(rc.Failed, PartPort) || hasPart(rc.Failed, PartProtocol) {
 				continue
 			}
 			f := finding("POLICY_DOMAIN_UNKNOWN", p.ref, c)
@@ -253,10 +253,11 @@ func (e *engine) domainWarning(p *clusterPolicy, rc RuleCheck, c flowCtx) {
 	}
 }
 
-func partStrings(parts []Part) []string {
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = string(p)
+func hasPart(parts []Part, p Part) bool {
+	for _, x := range parts {
+		if x == p {
+			return true
+		}
 	}
-	return out
+	return false
 }

@@ -63,6 +63,17 @@ spec:
 			fix: []string{"policyTypes: [Egress]"},
 		},
 		{
+			name: "policyTypes omitted: egress rules make the policy isolate egress",
+			policies: npHead + `metadata: {name: frontend, namespace: web}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  egress: [{ports: [{port: 9090}]}]`,
+			from: "web/frontend", to: "api/backend", port: 8080,
+			codes:  []string{"POLICY_EGRESS_DENY"},
+			object: "NetworkPolicy/web/frontend", field: "spec.egress[0].ports",
+			fix: []string{"add to NetworkPolicy web/frontend egress rule 0 a port 8080/TCP"},
+		},
+		{
 			name: "Egress listed without egress rules denies all egress",
 			policies: npHead + `metadata: {name: frontend, namespace: web}
 spec:
