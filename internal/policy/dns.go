@@ -108,7 +108,8 @@ func dnsDenied(client *corev1.Pod, u Decision, some bool, targets []dnsTarget) [
 	return append([]report.Finding{f}, out...)
 }
 
-// dnsUDPOnly: UDP reaches DNS, TCP does not.
+// dnsUDPOnly: UDP reaches DNS, TCP does not. A warning, not a degradation: lookups work and only
+// answers too large for UDP fail.
 func dnsUDPOnly(client *corev1.Pod, u, t Decision, some bool) []report.Finding {
 	object := report.ObjectRef{}
 	field := ""
@@ -124,7 +125,7 @@ func dnsUDPOnly(client *corev1.Pod, u, t Decision, some bool) []report.Finding {
 		}
 	}
 	f := report.Finding{Code: "POLICY_EGRESS_DNS_UDP_ONLY", Layer: report.LayerPolicy, Severity: report.SeverityWarning,
-		Object: object, Related: []report.ObjectRef{podRef(client)}, Field: field, Degrades: true,
+		Object: object, Related: []report.ObjectRef{podRef(client)}, Field: field,
 		Message: fmt.Sprintf("pod %s/%s may query cluster DNS over UDP but not over TCP: answers too large for UDP are retried over TCP and fail", client.Namespace, client.Name),
 		Fix:     fmt.Sprintf("allow port 53/TCP next to 53/UDP in %s %s", object.Kind, strings.TrimPrefix(object.Namespace+"/"+object.Name, "/")),
 	}

@@ -83,6 +83,11 @@ spec:
 			if got := strings.Join(codes(d), ","); got != strings.Join(tc.codes, ",") {
 				t.Fatalf("codes = %s, want %s\n%s", got, strings.Join(tc.codes, ","), dumpFindings(d))
 			}
+			for _, f := range d.Findings {
+				if f.Code == "POLICY_EGRESS_DNS_UDP_ONLY" && f.Degrades {
+					t.Errorf("UDP-only DNS degrades the flow; it is a warning: lookups work")
+				}
+			}
 			if tc.fix != "" {
 				all := ""
 				for _, f := range d.Findings {

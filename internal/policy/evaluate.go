@@ -136,6 +136,10 @@ func npSideSummary(c flowCtx, np []RuleVerdict, allowed bool) string {
 			}
 		}
 	}
+	if len(np) == 1 {
+		return fmt.Sprintf("NetworkPolicy %s/%s isolates the %s of %s and does not allow %d/%s with %s",
+			np[0].Policy.Namespace, np[0].Policy.Name, c.dir, c.subject, c.port, c.proto, c.remote)
+	}
 	return fmt.Sprintf("%d NetworkPolicies isolate the %s of %s and none allows %d/%s with %s", len(np), c.dir, c.subject, c.port, c.proto, c.remote)
 }
 

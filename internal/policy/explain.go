@@ -76,6 +76,10 @@ func (e *engine) npDeny(c flowCtx, verdicts []RuleVerdict) []report.Finding {
 	generic := finding(code, np[0].Policy, c)
 	generic.Message = fmt.Sprintf("%s is denied: %d NetworkPolicies select %s for %s and none of their rules matches",
 		flowWords(c), len(np), c.subject, c.dir)
+	if len(np) == 1 {
+		generic.Message = fmt.Sprintf("%s is denied: NetworkPolicy %s/%s selects %s for %s and none of its rules matches",
+			flowWords(c), np[0].Policy.Namespace, np[0].Policy.Name, c.subject, c.dir)
+	}
 	generic.Evidence = npEvidence(np)
 	var out []report.Finding
 	seen := map[string]bool{}

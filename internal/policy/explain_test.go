@@ -74,6 +74,18 @@ spec:
 			fix: []string{"add to NetworkPolicy web/frontend egress rule 0 a port 8080/TCP"},
 		},
 		{
+			name: "policyTypes [Ingress, Egress] as the API server stores an omitted field",
+			policies: npHead + `metadata: {name: backend-egress, namespace: api}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  policyTypes: [Ingress, Egress]
+  egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]`,
+			from: "web/frontend", to: "api/backend", port: 8080,
+			codes:  []string{"POLICY_TYPES_DEFAULT", "POLICY_INGRESS_DENY"},
+			object: "NetworkPolicy/api/backend-egress", field: "spec.policyTypes",
+			fix: []string{"policyTypes: [Egress]"},
+		},
+		{
 			name: "Egress listed without egress rules denies all egress",
 			policies: npHead + `metadata: {name: frontend, namespace: web}
 spec:
@@ -160,6 +172,31 @@ spec:
 			codes:  []string{"POLICY_INGRESS_DENY"},
 			object: "NetworkPolicy/api/allow-web", field: "",
 			fix: []string{"add label role=client to pod web/frontend"},
+		},
+		{
+			name: "element for another workload gets a sibling, not the client relabelled",
+			policies: npHead + `metadata: {name: allow-gateway, namespace: api}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: edge}}, podSelector: {matchLabels: {app: gateway}}}]
+    ports: [{port: 8080}]`,
+			from: "web/frontend", to: "api/backend", port: 8080,
+			codes:  []string{"POLICY_INGRESS_DENY"},
+			object: "NetworkPolicy/api/allow-gateway", field: "spec.ingress[0].from",
+			fix: []string{"add an element `namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: web}}, podSelector: {matchLabels: {app: frontend}}` to spec.ingress[0].from of NetworkPolicy api/allow-gateway"},
+		},
+		{
+			name: "bare podSelector for another workload gets a sibling",
+			policies: npHead + `metadata: {name: egress, namespace: web}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  policyTypes: [Egress]
+  egress: [{to: [{podSelector: {matchLabels: {app: catalog}}}], ports: [{port: 8080}]}]`,
+			from: "web/frontend", to: "api/backend", port: 8080,
+			codes:  []string{"POLICY_EGRESS_DENY"},
+			object: "NetworkPolicy/web/egress", field: "spec.egress[0].to",
+			fix: []string{"add an element `namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: api}}, podSelector: {matchLabels: {app: backend}}` to spec.egress[0].to"},
 		},
 		{
 			name: "missing port",

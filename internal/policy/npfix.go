@@ -8,6 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"reach/internal/model"
+	"reach/internal/report"
 )
 
 const nameLabel = "kubernetes.io/metadata.name"
@@ -19,6 +20,8 @@ func (e *engine) selectorFix(p *networkingv1.NetworkPolicy, field string, peer n
 	nsName := target.Namespace
 	podObj := fmt.Sprintf("pod %s/%s%s", target.Namespace, target.Name, workloadOf(e.m, target))
 	switch {
+	case !relabelable(nsFail) || !relabelable(podFail):
+		return addElementFix(pol, field, target)
 	case bare && len(podFail) == 0:
 		return fixCandidate{cost: 1, code: "POLICY_AND_VS_OR", policy: pol, object: pol, field: field,
 			message: fmt.Sprintf("%s of NetworkPolicy %s/%s has a podSelector but no namespaceSelector, so it selects pods of namespace %q only; pod %s/%s matches the pod labels but lives in %q",
@@ -41,6 +44,26 @@ func (e *engine) selectorFix(p *networkingv1.NetworkPolicy, field string, peer n
 	}
 	return fixCandidate{cost: len(nsFail) + len(podFail), policy: pol, object: pol, field: field,
 		fix: labelFix(nsFail, "namespace "+nsName) + " and " + labelFix(podFail, podObj)}
+}
+
+// relabelable says whether the label edits that satisfy the terms are a sensible fix: adding or
+// removing labels is; changing the value of a label the object carries (its identity, often part of
+// an immutable workload selector) or the namespace's name label (set by the API server) is not.
+func relabelable(reqs []requirement) bool {
+	for _, r := range reqs {
+		if r.key == nameLabel || (r.has && !r.remove && !r.anyValue) {
+			return false
+		}
+	}
+	return true
+}
+
+// addElementFix allows the target with a new element beside the one that missed, leaving what
+// that element selects as it is.
+func addElementFix(pol report.ObjectRef, field string, target *corev1.Pod) fixCandidate {
+	list := field[:strings.LastIndex(field, "[")]
+	return fixCandidate{cost: 1, policy: pol, object: pol, field: list,
+		fix: fmt.Sprintf("add an element %s to %s of NetworkPolicy %s/%s", describeRemote(endpoint{pod: target}), list, pol.Namespace, pol.Name)}
 }
 
 func allMissing(reqs []requirement) bool {
@@ -147,11 +170,17 @@ func (e *engine) npNoRulesFix(p *networkingv1.NetworkPolicy, c flowCtx) *fixCand
 	}
 	pol := policyRef(p)
 	name := fmt.Sprintf("NetworkPolicy %s/%s", p.Namespace, p.Name)
-	if c.dir == Ingress && len(p.Spec.PolicyTypes) == 0 && len(p.Spec.Egress) > 0 {
+	if c.dir == Ingress && len(p.Spec.Egress) > 0 && defaultedTypes(p) {
+		message := fmt.Sprintf("%s has only egress rules but omits policyTypes, which then defaults to [Ingress, Egress]: it isolates ingress and allows none", name)
+		types := "policyTypes unset"
+		if len(p.Spec.PolicyTypes) > 0 {
+			message = fmt.Sprintf("%s has only egress rules but its policyTypes [Ingress, Egress] (what the API server stores when policyTypes is omitted) isolate ingress: it allows none", name)
+			types = fmt.Sprintf("policyTypes %v", p.Spec.PolicyTypes)
+		}
 		return &fixCandidate{cost: 1, unisolate: true, code: "POLICY_TYPES_DEFAULT", policy: pol, object: pol, field: "spec.policyTypes",
-			message:  fmt.Sprintf("%s has only egress rules but omits policyTypes, which then defaults to [Ingress, Egress]: it isolates ingress and allows none", name),
+			message:  message,
 			fix:      fmt.Sprintf("set `policyTypes: [Egress]` on %s", name),
-			evidence: []string{fmt.Sprintf("%s: policyTypes unset, %d ingress rules, %d egress rules", name, len(p.Spec.Ingress), len(p.Spec.Egress))}}
+			evidence: []string{fmt.Sprintf("%s: %s, %d ingress rules, %d egress rules", name, types, len(p.Spec.Ingress), len(p.Spec.Egress))}}
 	}
 	if c.dir == Egress && len(p.Spec.PolicyTypes) > 0 && len(p.Spec.Ingress) > 0 {
 		return &fixCandidate{cost: 1, unisolate: true, code: "POLICY_TYPES_DEFAULT", policy: pol, object: pol, field: "spec.policyTypes",
@@ -165,6 +194,16 @@ func (e *engine) npNoRulesFix(p *networkingv1.NetworkPolicy, c flowCtx) *fixCand
 	}
 	return &fixCandidate{cost: 2, policy: pol, object: pol, field: "spec." + string(c.dir),
 		fix: fmt.Sprintf("add an %s rule to %s %s %s on port %d/%s", c.dir, name, word, describeRemote(c.remote), c.port, c.proto)}
+}
+
+// defaultedTypes says whether policyTypes reads as the default for a policy with egress rules:
+// unset, or [Ingress, Egress] as the API server fills it in for an unset field, so a policy
+// read back from a cluster shows the same mistake as its manifest.
+func defaultedTypes(p *networkingv1.NetworkPolicy) bool {
+	if len(p.Spec.PolicyTypes) == 0 {
+		return true
+	}
+	return len(p.Spec.PolicyTypes) == 2 && appliesTo(p, Ingress) && appliesTo(p, Egress)
 }
 
 func declaredPorts(p *corev1.Pod) string {

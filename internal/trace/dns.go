@@ -45,6 +45,8 @@ func (r *run) checkDNS() {
 		r.externalName(res)
 	case res.notReady != nil:
 		r.headlessNotReady(res)
+	case res.noSuchPod != nil && !res.found():
+		r.podNameNotFound(res)
 	case !res.found():
 		r.nameNotFound(res)
 	case res.svc != nil && res.svc.Spec.Type == corev1.ServiceTypeExternalName:
@@ -124,6 +126,31 @@ func (r *run) headlessNotReady(res *resolution) {
 		Message:  fmt.Sprintf("%s does not exist: headless Service %s publishes records only for ready pods, and %s", res.query, svc.Name, notReadyCount(pods)),
 		Evidence: ev,
 		Fix:      fmt.Sprintf("make the pods ready, or for peer discovery before readiness (StatefulSet bootstrap) set spec.publishNotReadyAddresses: true on Service %s/%s", svc.Namespace, svc.Name)})
+}
+
+// podNameNotFound: the headless Service exists, but no pod behind it has that hostname.
+func (r *run) podNameNotFound(res *resolution) {
+	svc := res.noSuchPod
+	pods := r.m.PodsMatching(svc.Namespace, svc.Spec.Selector)
+	var names []string
+	related := []report.ObjectRef{r.obj("Service", svc.Namespace, svc.Name)}
+	for _, p := range pods {
+		if p.Spec.Subdomain == svc.Name {
+			names = append(names, fmt.Sprintf("%s.%s.%s", podHostname(p), svc.Name, svc.Namespace))
+			related = append(related, r.podRef(p))
+		}
+	}
+	ev := []string{"tried " + strings.Join(res.tried, ", ") + ": NXDOMAIN"}
+	fix := fmt.Sprintf("use a name of an existing pod of headless Service %s, or scale the workload up", svc.Name)
+	if len(names) > 0 {
+		ev = append(ev, "existing per-pod names: "+strings.Join(names, ", "))
+		fix = fmt.Sprintf("use an existing per-pod name (%s), or scale the StatefulSet so the pod exists", names[0])
+	} else {
+		ev = append(ev, fmt.Sprintf("no pod behind Service %s sets hostname/subdomain %s", svc.Name, svc.Name))
+	}
+	r.add(report.Finding{Code: "DNS_POD_NAME_NOT_FOUND", Object: r.podRef(r.client), Related: related,
+		Message:  fmt.Sprintf("%q does not resolve: headless Service %s/%s has no pod with that hostname", res.query, svc.Namespace, svc.Name),
+		Evidence: ev, Fix: fix})
 }
 
 func notReadyCount(pods []*corev1.Pod) string {

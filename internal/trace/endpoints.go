@@ -262,17 +262,21 @@ func (r *run) endpointDetails() []string {
 	return out
 }
 
-// podLayerExplains says whether every backend that is not ready has a diagnosis the pod layer reports.
+// podLayerExplains says whether the pods not ready share one cause the pod layer can show with
+// evidence; then that cause is the root. Mixed or unexplained states stay an endpoints finding.
 func (r *run) podLayerExplains() bool {
+	code := report.Code("")
 	for _, p := range r.backends {
 		if model.PodTerminating(p) {
 			continue
 		}
-		if r.diagnose(p) == nil {
+		d := r.diagnose(p)
+		if d == nil || d.weak || code != "" && d.code != code {
 			return false
 		}
+		code = d.code
 	}
-	return true
+	return code != ""
 }
 
 func (r *run) partiallyReady() {

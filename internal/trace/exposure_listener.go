@@ -142,10 +142,8 @@ func (r *run) noSuchListener(rt *gwv1.HTTPRoute, gw *gwv1.Gateway, pr gwv1.Paren
 
 func (r *run) rejectFinding(rt *gwv1.HTTPRoute, gw *gwv1.Gateway, rejects []listenerReject) *report.Finding {
 	first := rejects[0]
+	// The route is what is refused; the fix may sit on the Gateway's listener, which the field and fix name.
 	obj, related := r.routeRef(rt), []report.ObjectRef{r.obj("Gateway", gw.Namespace, gw.Name)}
-	if first.onGW {
-		obj, related = related[0], []report.ObjectRef{r.routeRef(rt)}
-	}
 	var ev []string
 	for _, j := range rejects {
 		ev = append(ev, fmt.Sprintf("Gateway %s/%s listener %s: %s", gw.Namespace, gw.Name, j.listener, j.why))

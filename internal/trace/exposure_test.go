@@ -149,7 +149,7 @@ func TestExposure(t *testing.T) {
 		{"HTTPRoute from another namespace than the Gateway's (Same)", func(n *pathNet) {
 			n.add(pnGatewayClass(), pnGateway(gwv1.NamespacesFromSame, nil, ""), pnRoute("shop", "shop", ""))
 		}, "outside", "svc/web",
-			pnCase{status: report.StatusFail, verdict: report.VerdictBlocked, root: "EXPOSURE_GATEWAY_ROUTE", code: "EXPOSURE_GATEWAY_ROUTE", object: "Gateway/infra/gw"}},
+			pnCase{status: report.StatusFail, verdict: report.VerdictBlocked, root: "EXPOSURE_GATEWAY_ROUTE", code: "EXPOSURE_GATEWAY_ROUTE", object: "HTTPRoute/shop/web"}},
 		{"HTTPRoute allowed from All namespaces", func(n *pathNet) {
 			n.add(pnGatewayClass(), pnGateway(gwv1.NamespacesFromAll, nil, "*.example.com"), pnRoute("shop", "shop", "http", "shop.example.com"))
 		}, "outside", "svc/web",
@@ -161,7 +161,7 @@ func TestExposure(t *testing.T) {
 		{"HTTPRoute namespace not selected", func(n *pathNet) {
 			n.add(pnGatewayClass(), pnGateway(gwv1.NamespacesFromSelector, map[string]string{"gateway": "public"}, ""), pnRoute("shop", "shop", ""))
 		}, "outside", "svc/web",
-			pnCase{status: report.StatusFail, verdict: report.VerdictBlocked, root: "EXPOSURE_GATEWAY_ROUTE", code: "EXPOSURE_GATEWAY_ROUTE", object: "Gateway/infra/gw"}},
+			pnCase{status: report.StatusFail, verdict: report.VerdictBlocked, root: "EXPOSURE_GATEWAY_ROUTE", code: "EXPOSURE_GATEWAY_ROUTE", object: "HTTPRoute/shop/web"}},
 		{"HTTPRoute hostname not on the listener", func(n *pathNet) {
 			n.add(pnGatewayClass(), pnGateway(gwv1.NamespacesFromAll, nil, "*.example.com"), pnRoute("shop", "shop", "", "shop.example.org"))
 		}, "outside", "svc/web",

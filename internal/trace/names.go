@@ -98,6 +98,8 @@ type resolution struct {
 	external bool
 	// notReady: a headless name that exists only once its pods are ready.
 	notReady *corev1.Service
+	// noSuchPod: a per-pod name under an existing headless Service that names no pod.
+	noSuchPod *corev1.Service
 }
 
 // found says whether the name resolved to something in the cluster.
@@ -172,6 +174,9 @@ func lookup(m *model.Cluster, res *resolution, fqdn, domain string) bool {
 				res.svc, res.pod = svc, p
 				return true
 			}
+		}
+		if res.noSuchPod == nil {
+			res.noSuchPod = svc
 		}
 		return false
 	case n == 3 && labels[2] == "pod" && podIPName.MatchString(labels[0]):

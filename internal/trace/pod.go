@@ -19,6 +19,8 @@ type diagnosis struct {
 	message  string
 	evidence []string
 	fix      string
+	// weak: the pod's state alone does not say why (a readiness failure with no Unhealthy event).
+	weak bool
 }
 
 var cniMessage = regexp.MustCompile(`(?i)(NetworkReady=false|network plugin|cni plugin|cni config|NetworkPluginNotReady|failed to (set ?up|setup) network|network for sandbox)`)
@@ -216,7 +218,7 @@ func (r *run) readinessDiagnosis(p *corev1.Pod) *diagnosis {
 		msg += ": its readiness probe is failing"
 	}
 	fix := fmt.Sprintf("make the readiness probe pass (check the endpoint it calls and the app's logs: kubectl logs -n %s %s), or fix the probe if it checks the wrong port or path", p.Namespace, p.Name)
-	return &diagnosis{code: "POD_READINESS_FAILING", object: r.podRef(p), field: "spec.containers[].readinessProbe", message: msg, evidence: ev, fix: fix}
+	return &diagnosis{code: "POD_READINESS_FAILING", object: r.podRef(p), field: "spec.containers[].readinessProbe", message: msg, evidence: ev, fix: fix, weak: event == ""}
 }
 
 func describeProbe(pr *corev1.Probe) string {

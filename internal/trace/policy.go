@@ -112,10 +112,11 @@ func (r *run) checkDNSEgress(details *[]string) bool {
 	return d.Allowed
 }
 
-// checkFlows evaluates client -> each destination pod and merges the findings of denied flows.
+// checkFlows evaluates client -> each destination pod and folds the findings of the flows: those of
+// denied flows, then the warnings of allowed ones.
 func (r *run) checkFlows(dests []*corev1.Pod, details *[]string) (allowed, denied []*corev1.Pod) {
 	from := r.policySource()
-	var findings []report.Finding
+	var deny, warn flowFindings
 	for _, p := range dests {
 		port, ok := r.destPort(p)
 		if !ok {
@@ -126,20 +127,62 @@ func (r *run) checkFlows(dests []*corev1.Pod, details *[]string) (allowed, denie
 		*details = append(*details, line)
 		if d.Allowed {
 			allowed = append(allowed, p)
+			warn.add(d.Findings)
 			continue
 		}
 		denied = append(denied, p)
-		findings = mergeFindings(findings, d.Findings)
+		deny.add(d.Findings)
 	}
 	partial := len(allowed) > 0 && len(denied) > 0
-	for _, f := range findings {
+	for _, f := range deny.result() {
 		if partial && f.Severity == report.SeverityError {
 			f.Degrades = true
 			f.Message += fmt.Sprintf(" (%d of %d backend pods are allowed)", len(allowed), len(allowed)+len(denied))
 		}
 		r.add(f)
 	}
+	for _, f := range warn.result() {
+		r.add(f)
+	}
 	return allowed, denied
+}
+
+// flowFindings folds the findings of several flows into one per code, object and field, with the
+// related objects of all: the same policy failing for every backend pod is one finding.
+type flowFindings struct {
+	list []report.Finding
+	// more counts the folded findings whose message differed from the kept one (another pod named).
+	more []int
+}
+
+func (ff *flowFindings) add(fs []report.Finding) {
+	for _, f := range fs {
+		merged := false
+		for i := range ff.list {
+			g := &ff.list[i]
+			if g.Code == f.Code && g.Object == f.Object && g.Field == f.Field {
+				g.Related = appendMissing(g.Related, f.Related)
+				if g.Message != f.Message {
+					ff.more[i]++
+				}
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			ff.list = append(ff.list, f)
+			ff.more = append(ff.more, 0)
+		}
+	}
+}
+
+func (ff *flowFindings) result() []report.Finding {
+	for i, n := range ff.more {
+		if n > 0 {
+			ff.list[i].Message += fmt.Sprintf(" (likewise for %s)", plural(n, "more backend pod", "more backend pods"))
+		}
+	}
+	return ff.list
 }
 
 func (r *run) destPort(p *corev1.Pod) (int32, bool) {
@@ -185,24 +228,6 @@ func sideSummary(d policy.Decision) string {
 		return verdict
 	}
 	return verdict + ": " + strings.Join(parts, "; ")
-}
-
-// mergeFindings adds findings, folding the same code on the same object into one with all related objects.
-func mergeFindings(into, add []report.Finding) []report.Finding {
-	for _, f := range add {
-		merged := false
-		for i := range into {
-			if into[i].Code == f.Code && into[i].Object == f.Object && into[i].Message == f.Message {
-				into[i].Related = appendMissing(into[i].Related, f.Related)
-				merged = true
-				break
-			}
-		}
-		if !merged {
-			into = append(into, f)
-		}
-	}
-	return into
 }
 
 func appendMissing(list, add []report.ObjectRef) []report.ObjectRef {

@@ -218,13 +218,18 @@ func appContainers(p *corev1.Pod) []corev1.Container {
 
 // numericPort: a number no container declares, while they declare others or their probes use others.
 func (r *run) numericPort(pods []*corev1.Pod) {
-	var bad []*corev1.Pod
-	var ev []string
+	var bad, wrongProto []*corev1.Pod
+	var ev, protoEv []string
 	var hint int32
 	weak := false
 	for _, p := range pods {
 		n, _ := r.targetPortOn(p)
 		if n == 0 {
+			continue
+		}
+		if other := otherProtocol(p, n, r.protocol); other != "" {
+			wrongProto = append(wrongProto, p)
+			protoEv = append(protoEv, fmt.Sprintf("pod %s declares port %d/%s only; the Service port is %s", p.Name, n, other, r.protocol))
 			continue
 		}
 		declared, probed := portsOf(p)
@@ -245,6 +250,18 @@ func (r *run) numericPort(pods []*corev1.Pod) {
 				hint = likelyPort(declared, probed)
 			}
 		}
+	}
+	if len(wrongProto) > 0 {
+		object := report.ObjectRef{}
+		if r.svc != nil {
+			object = r.svcRef()
+		} else {
+			object = r.podRef(pods[0])
+		}
+		r.add(report.Finding{Code: "PORT_PROTOCOL_MISMATCH", Severity: severityFor(len(wrongProto) == len(pods)), Object: object, Related: r.podRefs(wrongProto), Field: "spec.ports[].protocol",
+			Message:  fmt.Sprintf("traffic arrives as %s on port %d, but the container listens there on another protocol", r.protocol, firstPort(r, wrongProto[0])),
+			Evidence: protoEv,
+			Fix:      fmt.Sprintf("set the Service port's protocol to the container's (%s)", otherProtocol(wrongProto[0], firstPort(r, wrongProto[0]), r.protocol))})
 	}
 	if len(bad) == 0 {
 		return
@@ -270,6 +287,24 @@ func (r *run) numericPort(pods []*corev1.Pod) {
 func firstPort(r *run, p *corev1.Pod) int32 {
 	n, _ := r.targetPortOn(p)
 	return n
+}
+
+// otherProtocol returns the protocol a container declares for port n when it declares n only with
+// protocols other than proto, "" otherwise.
+func otherProtocol(p *corev1.Pod, n int32, proto corev1.Protocol) corev1.Protocol {
+	var other corev1.Protocol
+	for _, c := range appContainers(p) {
+		for _, cp := range c.Ports {
+			if cp.ContainerPort != n {
+				continue
+			}
+			if protocolOr(cp.Protocol) == protocolOr(proto) {
+				return ""
+			}
+			other = protocolOr(cp.Protocol)
+		}
+	}
+	return other
 }
 
 // portsOf returns the ports the app containers declare and the ports their probes use.

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"reach/internal/model"
 	"reach/internal/report"
 )
 
@@ -122,6 +123,13 @@ func (r *run) agentMissingOn(a *proxyAgent, n *corev1.Node) bool {
 	healthy, pods := agentPodsOn(a, n.Name)
 	if healthy != nil {
 		return false
+	}
+	if model.NodeReady(n) != corev1.ConditionTrue {
+		// the node itself is down: its agent's state is a symptom, and the node layer names the cause
+		r.add(report.Finding{Code: "PROXY_MISSING", Severity: report.SeverityWarning, Object: r.obj("Node", "", n.Name),
+			Message:  fmt.Sprintf("%s does not run on node %s, which is not Ready; see the node layer", a.name, n.Name),
+			Evidence: []string{nodeReadyEvidence(n)}})
+		return true
 	}
 	related := []report.ObjectRef{r.svcRef()}
 	if a.ds != nil {

@@ -363,7 +363,7 @@ func (r *run) checkPods() {
 	}
 	blocking := healthy == 0
 	for _, g := range groups {
-		f := report.Finding{Code: g.d.code, Object: g.d.object, Related: r.podRefs(g.pods), Field: g.d.field, Message: g.d.message, Evidence: g.d.evidence, Fix: g.d.fix}
+		f := report.Finding{Code: g.d.code, Object: r.workloadOf(g.d.object, g.pods[0]), Related: r.podRefs(g.pods), Field: g.d.field, Message: g.d.message, Evidence: g.d.evidence, Fix: g.d.fix}
 		if len(g.pods) > 1 {
 			f.Message += fmt.Sprintf(" (and %s like it)", plural(len(g.pods)-1, "other pod", "other pods"))
 			for _, p := range g.pods[1:] {
@@ -388,6 +388,17 @@ func (r *run) checkPods() {
 		summary = fmt.Sprintf("pod %s: %s", r.targetPod.Name, podState(r.targetPod))
 	}
 	r.endAuto(mark, report.LayerPod, summary)
+}
+
+// workloadOf turns a pod object into the workload that owns it: the pod template is what a fix changes.
+func (r *run) workloadOf(o report.ObjectRef, p *corev1.Pod) report.ObjectRef {
+	if o.Kind != "Pod" {
+		return o
+	}
+	if w := r.m.Owner(p); w.Kind != "" && w.Kind != "Node" {
+		return r.obj(w.Kind, w.Namespace, w.Name)
+	}
+	return o
 }
 
 func ownerName(r *run, p *corev1.Pod) string {
