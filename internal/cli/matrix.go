@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 
 	"reach/internal/model"
 	"reach/internal/policy"
@@ -92,27 +93,11 @@ func selector(s string) (labels.Selector, error) {
 
 func loadScope(cmd *cobra.Command, s Streams, kube *genericclioptions.ConfigFlags, files, namespaces []string) (*model.Cluster, error) {
 	if len(files) > 0 {
-		m, bad, err := source.Files(files, s.In)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range bad {
-			fmt.Fprintf(s.Err, "error: %v\n", e)
-		}
-		return m, nil
+		return loadFiles(s, files)
 	}
-	cfg, err := kube.ToRESTConfig()
-	if err != nil {
-		return nil, fmt.Errorf("read kubeconfig: %w", err)
-	}
-	m, err := source.LiveNamespaces(cmd.Context(), cfg, namespaces)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range m.Coverage.Denied() {
-		fmt.Fprintf(s.Err, "warning: %s\n", d)
-	}
-	return m, nil
+	return loadLive(s, kube, func(cfg *rest.Config) (*model.Cluster, error) {
+		return source.LiveNamespaces(cmd.Context(), cfg, namespaces)
+	})
 }
 
 func writeMatrix(w io.Writer, format string, res policy.MatrixResult) error {
@@ -154,8 +139,13 @@ func explainCell(s Streams, m *model.Cluster, f *matrixFlags, namespaces []strin
 		}
 	}
 	d := policy.Explain(m, pods[0], pods[1], f.port, proto)
-	if f.output == "json" {
+	switch f.output {
+	case "json":
 		return render.JSON(s.Out, d)
+	case "table", "text":
+		_, err := fmt.Fprintf(s.Out, "pod %s/%s -> pod %s/%s on %d/%s\n\n%s", pods[0].Namespace, pods[0].Name,
+			pods[1].Namespace, pods[1].Name, f.port, proto, policy.RenderExplain(d))
+		return err
 	}
-	return render.JSON(s.Out, d)
+	return fmt.Errorf("unknown output format %q for --explain (want table, text or json)", f.output)
 }

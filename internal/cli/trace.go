@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 
 	"reach/internal/model"
 	"reach/internal/ref"
@@ -118,30 +119,50 @@ func namespace(kube *genericclioptions.ConfigFlags, files bool) string {
 	return "default"
 }
 
-// load builds the model from snapshots or from the cluster, reporting bad documents on stderr.
+// load builds the model from snapshots or, for one trace, from the cluster.
 func load(cmd *cobra.Command, s Streams, kube *genericclioptions.ConfigFlags, files []string, req trace.Request) (*model.Cluster, *report.Input, error) {
 	if len(files) > 0 {
-		m, bad, err := source.Files(files, s.In)
+		m, err := loadFiles(s, files)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, e := range bad {
-			fmt.Fprintf(s.Err, "error: %v\n", e)
-		}
 		return m, &report.Input{Mode: "files", Kinds: m.Coverage.Kinds()}, nil
 	}
-	cfg, err := kube.ToRESTConfig()
-	if err != nil {
-		return nil, nil, fmt.Errorf("read kubeconfig: %w", err)
-	}
-	m, err := source.Live(cmd.Context(), cfg, source.LiveRequest{Source: req.Source, Target: req.Target})
+	m, err := loadLive(s, kube, func(cfg *rest.Config) (*model.Cluster, error) {
+		return source.Live(cmd.Context(), cfg, source.LiveRequest{Source: req.Source, Target: req.Target})
+	})
 	if err != nil {
 		return nil, nil, err
+	}
+	return m, &report.Input{Mode: "live", Kinds: m.Coverage.Kinds()}, nil
+}
+
+// loadFiles reads snapshots and reports every bad document on stderr; the rest still loads.
+func loadFiles(s Streams, files []string) (*model.Cluster, error) {
+	m, bad, err := source.Files(files, s.In)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range bad {
+		fmt.Fprintf(s.Err, "error: %v\n", e)
+	}
+	return m, nil
+}
+
+// loadLive fetches from the cluster of the kubeconfig and warns about every permission it lacked.
+func loadLive(s Streams, kube *genericclioptions.ConfigFlags, fetch func(*rest.Config) (*model.Cluster, error)) (*model.Cluster, error) {
+	cfg, err := kube.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig: %w", err)
+	}
+	m, err := fetch(cfg)
+	if err != nil {
+		return nil, err
 	}
 	for _, d := range m.Coverage.Denied() {
 		fmt.Fprintf(s.Err, "warning: %s\n", d)
 	}
-	return m, &report.Input{Mode: "live", Kinds: m.Coverage.Kinds()}, nil
+	return m, nil
 }
 
 func write(s Streams, format string, v report.Trace) error {

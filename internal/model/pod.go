@@ -89,3 +89,8 @@ func deploymentOfReplicaSet(rs string, labels map[string]string) string {
 	}
 	return rs[:len(rs)-len(h)-1]
 }
+
+// PluginNamespaces are the namespaces, besides kube-system, that network plugins install their node
+// agents in (flannel, Calico's operator, Cilium, kube-network-policies): where to look for the
+// agent that says whether NetworkPolicies are enforced.
+var PluginNamespaces = []string{"kube-flannel", "calico-system", "cilium", "kube-network-policies"}

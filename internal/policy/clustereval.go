@@ -64,13 +64,13 @@ func clusterSummary(p *clusterPolicy, v RuleVerdict, c flowCtx) string {
 		what = "baseline"
 	}
 	if v.Rule < 0 {
-		return fmt.Sprintf("%s (%s) selects %s; none of its %d %s rules matches", p.ref.Kind, what, c.subject, len(v.Rules), c.dir)
+		return fmt.Sprintf("%s %s (%s) selects %s; none of its %d %s rules matches", p.ref.Kind, p.ref.Name, what, c.subject, len(v.Rules), c.dir)
 	}
 	name := ""
 	if v.RuleName != "" {
 		name = fmt.Sprintf(" %q", v.RuleName)
 	}
-	return fmt.Sprintf("%s (%s) %s rule %d%s: %s: %s", p.ref.Kind, what, c.dir, v.Rule, name, actionWord(v.Action), v.Rules[v.Rule].Why)
+	return fmt.Sprintf("%s %s (%s) %s rule %d%s: %s: %s", p.ref.Kind, p.ref.Name, what, c.dir, v.Rule, name, actionWord(v.Action), v.Rules[v.Rule].Why)
 }
 
 func actionWord(a Action) string {

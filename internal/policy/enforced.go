@@ -60,7 +60,7 @@ func networkAgents(m *model.Cluster) []agent {
 		ds := m.DaemonSets[k]
 		out = append(out, agent{"DaemonSet", ds.Namespace, ds.Name, containersOf(ds.Spec.Template.Spec)})
 	}
-	for _, ns := range []string{"kube-system", "kube-flannel", "calico-system", "cilium", "kube-network-policies"} {
+	for _, ns := range append([]string{"kube-system"}, model.PluginNamespaces...) {
 		for _, p := range m.PodsIn(ns) {
 			if p.Spec.HostNetwork {
 				out = append(out, agent{"Pod", p.Namespace, p.Name, containersOf(p.Spec)})

@@ -113,17 +113,21 @@ func (e *engine) side(c flowCtx) (Side, []RuleVerdict) {
 	if act == ActionAllow || act == ActionDeny {
 		return Side{Allowed: act == ActionAllow, Tier: TierAdmin, Summary: last(all).Summary}, all
 	}
+	passed := ""
+	if act == ActionPass {
+		passed = last(all).Summary + "; then "
+	}
 	np, isolated, allowed := e.npTier(c)
 	all = append(all, np...)
 	if isolated {
-		return Side{Allowed: allowed, Tier: TierNetworkPolicy, Isolated: true, Summary: npSideSummary(c, np, allowed)}, all
+		return Side{Allowed: allowed, Tier: TierNetworkPolicy, Isolated: true, Summary: passed + npSideSummary(c, np, allowed)}, all
 	}
 	base, act := e.clusterTier(e.baseline, c)
 	all = append(all, base...)
 	if act == ActionAllow || act == ActionDeny {
-		return Side{Allowed: act == ActionAllow, Tier: TierBaseline, Summary: last(base).Summary}, all
+		return Side{Allowed: act == ActionAllow, Tier: TierBaseline, Summary: passed + last(base).Summary}, all
 	}
-	return Side{Allowed: true, Tier: TierDefault, Summary: fmt.Sprintf("no policy isolates the %s of %s", c.dir, c.subject)}, all
+	return Side{Allowed: true, Tier: TierDefault, Summary: passed + fmt.Sprintf("no policy isolates the %s of %s", c.dir, c.subject)}, all
 }
 
 func last(v []RuleVerdict) RuleVerdict { return v[len(v)-1] }

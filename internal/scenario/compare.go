@@ -92,6 +92,11 @@ func Check(raw []byte, code int, e Expect) []string {
 			bad = append(bad, "layer "+l+" is not unknown")
 		}
 	}
+	for _, m := range e.Mentions {
+		if !mentions(t, m) {
+			bad = append(bad, fmt.Sprintf("no hop or finding says %q", m))
+		}
+	}
 	if len(bad) > 0 {
 		bad = append(bad, "report summary: "+summary(t))
 	}
@@ -108,4 +113,18 @@ func summary(t report.Trace) string {
 		rc = fmt.Sprintf("%s/%s %s %s/%s", t.RootCause.Layer, t.RootCause.Code, t.RootCause.Object.Kind, t.RootCause.Object.Namespace, t.RootCause.Object.Name)
 	}
 	return fmt.Sprintf("verdict %s, root cause %s, hops %s", t.Verdict, rc, strings.Join(hops, " "))
+}
+
+func mentions(t report.Trace, text string) bool {
+	for _, h := range t.Hops {
+		if strings.Contains(h.Summary, text) {
+			return true
+		}
+	}
+	for _, f := range t.Findings {
+		if strings.Contains(f.Message, text) {
+			return true
+		}
+	}
+	return false
 }

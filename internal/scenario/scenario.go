@@ -31,6 +31,8 @@ type Expect struct {
 	Absent    []string   `json:"absent"`
 	// Unknown lists layers that must be unknown (for permission scenarios).
 	Unknown []string `json:"unknown"`
+	// Mentions are texts some hop summary or finding message must contain.
+	Mentions []string `json:"mentions"`
 }
 
 // RootCause is the expected root cause; empty fields are not checked.

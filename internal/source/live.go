@@ -73,6 +73,7 @@ func loadLive(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 	srcNS := sourceNamespace(req.Source)
 	f.clusterScoped(b, gateway)
 	f.clusterDNS(b)
+	f.networkPlugin(b)
 	f.discover(b, req.Target)
 	for _, ns := range dedupe(srcNS, objectNamespace(req.Target)) {
 		f.namespaceLists(b, ns, gateway)
@@ -96,6 +97,8 @@ func loadNamespaces(ctx context.Context, cs kubernetes.Interface, dyn dynamic.In
 	b := newBatch()
 	f.listIn(b, "", "Namespace", "Node")
 	f.clusterPolicies(b)
+	f.listIn(b, kubeSystem, "DaemonSet")
+	f.networkPlugin(b)
 	scopes := dedupe(namespaces...)
 	if len(scopes) == 0 {
 		scopes = []string{""}

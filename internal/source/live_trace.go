@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"reach/internal/model"
 	"reach/internal/ref"
 )
 
@@ -49,6 +50,14 @@ func (f *fetcher) clusterDNS(b *batch) {
 		f.getTask(b, cm, kubeSystem, name)
 	}
 	f.getTask(b, typedSpec(f.cs, "ClusterRole"), "", "system:coredns")
+}
+
+// networkPlugin queues the DaemonSets of the namespaces network plugins use besides kube-system:
+// the policy layer reads them to tell whether NetworkPolicies are enforced.
+func (f *fetcher) networkPlugin(b *batch) {
+	for _, ns := range model.PluginNamespaces {
+		f.listIn(b, ns, "DaemonSet")
+	}
 }
 
 // namespaceLists queues everything a path through namespace ns can touch.

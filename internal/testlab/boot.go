@@ -86,7 +86,7 @@ func (l *Lab) boot(startCtx, procCtx context.Context, bins binaries) error {
 		"--tls-cert-file", d("serving.crt"),
 		"--tls-private-key-file", d("serving.key"),
 		"--endpoint-reconciler-type", "none",
-		"--service-cluster-ip-range", "10.96.0.0/16",
+		"--service-cluster-ip-range", "10.96.0.0/16,fd00:10:96::/112",
 		"--authorization-mode", "RBAC",
 		"--token-auth-file", d("tokens.csv"),
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",

@@ -363,6 +363,7 @@ func (r *run) selectorMismatch() {
 			misses = append(misses, miss{p, k, sel[k], have})
 		}
 	}
+	misses = dropOtherApps(misses, func(m miss) string { return m.key })
 	ev := []string{fmt.Sprintf("Service %s/%s selector: %s", r.svc.Namespace, r.svc.Name, model.LabelString(sel))}
 	related := []report.ObjectRef{}
 	fix := fmt.Sprintf("make the selector match the pods' labels (kubectl -n %s get pods --show-labels), or label the pods", r.svc.Namespace)
@@ -399,6 +400,23 @@ func (r *run) selectorMismatch() {
 		fix = "a Service selects pods in its own namespace only: run the pods in namespace " + r.svc.Namespace + " or create the Service where the pods are"
 	}
 	r.add(report.Finding{Code: "SELECTOR_MISMATCH", Object: r.svcRef(), Related: related, Field: "spec.selector", Message: msg, Evidence: ev, Fix: fix})
+}
+
+// identityKeys name the application a pod belongs to; a pod that differs there is another app, not a near miss,
+// unless nothing else comes close.
+var identityKeys = map[string]bool{"app": true, "app.kubernetes.io/name": true, "name": true, "k8s-app": true, "component": true, "app.kubernetes.io/component": true}
+
+func dropOtherApps[T any](misses []T, key func(T) string) []T {
+	var keep []T
+	for _, m := range misses {
+		if !identityKeys[key(m)] {
+			keep = append(keep, m)
+		}
+	}
+	if len(keep) == 0 {
+		return misses
+	}
+	return keep
 }
 
 // elsewhere reports pods matching the selector in other namespaces of the model.
