@@ -89,6 +89,11 @@ func cleanSlice(es *discoveryv1.EndpointSlice) interface{} {
 	svc := es.Labels[discoveryv1.LabelServiceName]
 	h := fnv.New32a()
 	h.Write([]byte(es.Namespace + "/" + svc + fmt.Sprint(es.AddressType)))
+	for _, p := range es.Ports {
+		if p.Port != nil {
+			fmt.Fprintf(h, "/%d", *p.Port)
+		}
+	}
 	name := fmt.Sprintf("%s-%05x", svc, h.Sum32()&0xfffff)
 	es.ObjectMeta = metav1.ObjectMeta{
 		Name: name, Namespace: es.Namespace, Labels: es.Labels, Annotations: es.Annotations, GenerateName: svc + "-",
