@@ -74,8 +74,12 @@ func (e *engine) npDeny(c flowCtx, verdicts []RuleVerdict) []report.Finding {
 		code = "POLICY_EGRESS_DENY"
 	}
 	generic := finding(code, np[0].Policy, c)
-	generic.Message = fmt.Sprintf("%s is denied: %d NetworkPolicies select %s for %s and none of their rules matches",
-		flowWords(c), len(np), c.subject, c.dir)
+	names := make([]string, len(np))
+	for i, v := range np {
+		names[i] = v.Policy.Name
+	}
+	generic.Message = fmt.Sprintf("%s is denied: %d NetworkPolicies of namespace %s (%s) select %s for %s and none of their rules matches",
+		flowWords(c), len(np), np[0].Policy.Namespace, strings.Join(names, ", "), c.subject, c.dir)
 	if len(np) == 1 {
 		generic.Message = fmt.Sprintf("%s is denied: NetworkPolicy %s/%s selects %s for %s and none of its rules matches",
 			flowWords(c), np[0].Policy.Namespace, np[0].Policy.Name, c.subject, c.dir)

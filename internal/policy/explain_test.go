@@ -423,3 +423,19 @@ spec:
 		})
 	}
 }
+
+// TestDenyNamesEveryIsolatingPolicy: the deny names each policy that isolates the pod.
+func TestDenyNamesEveryIsolatingPolicy(t *testing.T) {
+	m := clusterFrom(t, shopBase, npHead+`metadata: {name: deny, namespace: api}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+---
+`+npHead+`metadata: {name: allow-gateway, namespace: api}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: edge}}}]}]`)
+	d := Evaluate(m, flow(m, "web/frontend", "api/backend", 8080, ""))
+	f := d.Findings[len(d.Findings)-1]
+	if want := "2 NetworkPolicies of namespace api (allow-gateway, deny) select pod api/backend"; f.Code != "POLICY_INGRESS_DENY" || !strings.Contains(f.Message, want) {
+		t.Errorf("%s: %q lacks %q", f.Code, f.Message, want)
+	}
+}

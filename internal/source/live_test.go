@@ -359,3 +359,21 @@ func TestLiveUnreachableServer(t *testing.T) {
 		t.Fatalf("err = %v, want the request that failed named", err)
 	}
 }
+
+// TestLiveNetworkPlugin: the DaemonSets of the network plugin namespaces are read, by a trace and by
+// the matrix, so the policy layer can tell whether NetworkPolicies are enforced.
+func TestLiveNetworkPlugin(t *testing.T) {
+	flannel := &appsv1.DaemonSet{ObjectMeta: om("kube-flannel", "kube-flannel-ds", nil)}
+	cs, dyn := newFakes(append(fixture(), flannel)...)
+	key := model.Key{Namespace: "kube-flannel", Name: "kube-flannel-ds"}
+	if c := load(t, cs, dyn, "pod/frontend", "shop/svc/cart:8080"); c.DaemonSets[key] == nil {
+		t.Error("trace: flannel DaemonSet not read")
+	}
+	c, err := loadNamespaces(context.Background(), cs, dyn, []string{"shop"}, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DaemonSets[key] == nil {
+		t.Error("matrix: flannel DaemonSet not read")
+	}
+}

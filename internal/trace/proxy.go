@@ -31,8 +31,8 @@ func (r *run) checkProxy() {
 	r.checkHairpin(dp)
 	st := r.statusOf(mark)
 	switch {
-	case st == report.StatusFail && !decided:
-		summary = r.findings[mark].Message
+	case st == report.StatusFail:
+		summary = firstBlocking(r.findings[mark:]).Message
 	case !decided:
 		st = report.StatusUnknown
 	}

@@ -92,6 +92,16 @@ func (r *run) add(f report.Finding) {
 	r.findings = append(r.findings, f)
 }
 
+// firstBlocking returns the first blocking finding of a span; callers know there is one.
+func firstBlocking(fs []report.Finding) report.Finding {
+	for _, f := range fs {
+		if blocking(f) {
+			return f
+		}
+	}
+	return fs[0]
+}
+
 // blocking says whether a finding stops the request (rather than warning or degrading).
 func blocking(f report.Finding) bool { return f.Severity == report.SeverityError && !f.Degrades }
 

@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// serviceEndpoint gives default/kubernetes its endpoint, the host's forwarder to the
+// apiserver (the lab's apiserver runs with --endpoint-reconciler-type none), as
+// Endpoints the mirroring controller skips and an EndpointSlice, as an apiserver
+// writes them.
+func (c *Cluster) serviceEndpoint(ctx context.Context, port int) error {
+	var svc *corev1.Service
+	err := c.waitUntil(ctx, "service default/kubernetes", time.Minute, func(ctx context.Context) (string, error) {
+		s, err := c.Clientset.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			return err.Error(), nil
+		}
+		svc = s
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort.IntValue() != port {
+		return fmt.Errorf("service default/kubernetes has ports %v, want one with targetPort %d", svc.Spec.Ports, port)
+	}
+	portName := svc.Spec.Ports[0].Name
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{discoveryv1.LabelSkipMirror: "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: hostIP}},
+			Ports:     []corev1.EndpointPort{{Name: portName, Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	if _, err := c.Clientset.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create endpoints default/kubernetes: %w", err)
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{
+			discoveryv1.LabelServiceName: "kubernetes",
+			discoveryv1.LabelManagedBy:   "lab.reach",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses:  []string{hostIP},
+			Conditions: discoveryv1.EndpointConditions{Ready: new(true)},
+		}},
+		Ports: []discoveryv1.EndpointPort{{Name: &portName, Port: new(int32(port)), Protocol: new(corev1.ProtocolTCP)}},
+	}
+	if _, err := c.Clientset.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create endpointslice default/kubernetes: %w", err)
+	}
+	return nil
+}
+
+// corefile serves the cluster's names only: there is no upstream to forward to.
+const corefile = `.:53 {
+    errors
+    log
+    health :8080
+    ready :8181
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig /etc/coredns/kubeconfig/kubeconfig lab
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 30
+}
+`
+
+// podKubeconfig is a kubeconfig for a pod: the apiserver through the kubernetes
+// Service, its certificate checked for the name it has (localhost).
+func (c *Cluster) podKubeconfig() ([]byte, error) {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["lab"] = &clientcmdapi.Cluster{
+		Server:                   "https://10.96.0.1:443",
+		CertificateAuthorityData: c.Admin.TLSClientConfig.CAData,
+		TLSServerName:            "localhost",
+	}
+	cfg.AuthInfos["lab"] = &clientcmdapi.AuthInfo{Token: c.Admin.BearerToken}
+	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: "lab"}
+	cfg.CurrentContext = "lab"
+	return clientcmd.Write(*cfg)
+}
+
+// deployCoreDNS runs CoreDNS as a Deployment behind kube-system/kube-dns.
+func (c *Cluster) deployCoreDNS(ctx context.Context) error {
+	kc, err := c.podKubeconfig()
+	if err != nil {
+		return err
+	}
+	ns := "kube-system"
+	labels := map[string]string{"k8s-app": "kube-dns"}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: ns},
+		Data:       map[string]string{"Corefile": corefile},
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns-kubeconfig", Namespace: ns},
+		Data:       map[string][]byte{"kubeconfig": kc},
+	}
+	probe := func(path string, port int) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(int32(port))}},
+			PeriodSeconds: 2, FailureThreshold: 5,
+		}
+	}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: new(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					DNSPolicy: corev1.DNSDefault,
+					Containers: []corev1.Container{{
+						Name:            "coredns",
+						Image:           CoreDNSImage,
+						ImagePullPolicy: corev1.PullNever,
+						Args:            []string{"-conf", "/etc/coredns/Corefile"},
+						Ports: []corev1.ContainerPort{
+							{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
+							{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
+						},
+						ReadinessProbe: probe("/ready", 8181),
+						LivenessProbe:  probe("/health", 8080),
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "config", MountPath: "/etc/coredns", ReadOnly: true},
+							{Name: "kubeconfig", MountPath: "/etc/coredns/kubeconfig", ReadOnly: true},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: "coredns"}}}},
+						{Name: "kubeconfig", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+							SecretName: "coredns-kubeconfig"}}},
+					},
+				},
+			},
+		},
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: ns, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: DNSServiceIP,
+			Selector:  labels,
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+			},
+		},
+	}
+	core := c.Clientset.CoreV1()
+	if _, err := core.ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create configmap coredns: %w", err)
+	}
+	if _, err := core.Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create secret coredns-kubeconfig: %w", err)
+	}
+	if _, err := core.Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create service kube-dns: %w", err)
+	}
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create deployment coredns: %w", err)
+	}
+	return nil
+}
+

@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+func (n Node) containerdSocket() string { return filepath.Join(n.dir, "containerd", "containerd.sock") }
+func (n Node) containerdState() string  { return filepath.Join(n.dir, "containerd", "state") }
+
+// containerdConfig is containerd's config for one node: everything under the node's
+// directory, shim sockets aside (containerd keeps those in /run/containerd/s), NRI off
+// (its socket path is fixed and the nodes would share it), OOM score adjustments no
+// lower than containerd's own (this machine refuses negative ones), pod network
+// namespaces under the state directory.
+func (n Node) containerdConfig() string {
+	d := filepath.Join(n.dir, "containerd")
+	return fmt.Sprintf(`version = 3
+root = %[1]q
+state = %[2]q
+
+[grpc]
+  address = %[3]q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = %[4]q
+
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
+
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = %[5]q
+
+[plugins."io.containerd.cri.v1.runtime"]
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = "runc"
+        Root = %[6]q
+        SystemdCgroup = false
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = %[7]q
+`, filepath.Join(d, "root"), n.containerdState(), n.containerdSocket(), filepath.Join(d, "opt"),
+		PauseImage, filepath.Join(d, "runc"), filepath.Join(n.dir, "cni"))
+}
+
+// cniConfig is the node's CNI network: the bridge cni0 with hairpin on (a pod calling
+// its own Service), host-local addresses from the node's pod range, no masquerade.
+func (n Node) cniConfig() string {
+	return fmt.Sprintf(`{"cniVersion":"0.4.0","name":"rlab","plugins":[
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":false,"hairpinMode":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
+`, n.PodCIDR, filepath.Join(n.dir, "cni-ipam"))
+}
+
+// kubeletConfig is the node's KubeletConfiguration. Anonymous, always-allowed access
+// to the kubelet API: only the apiserver can reach it, through the host's veth.
+func (n Node) kubeletConfig(resolvConf string) string {
+	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: /%[1]s/%[2]s
+containerRuntimeEndpoint: unix://%[3]s
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+failSwapOn: false
+clusterDNS: [%[4]s]
+clusterDomain: cluster.local
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+address: %[5]s
+port: 10250
+resolvConf: %[6]s
+podLogsDir: %[7]s
+serializeImagePulls: false
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+`, cgroupRoot, n.Name, n.containerdSocket(), DNSServiceIP, n.IP, resolvConf, filepath.Join(n.dir, "pod-logs"))
+}
+
+// startNode writes the node's configs and starts its containerd, then loads the
+// images, then starts its kubelet. kube-proxy and kube-router wait for the Node
+// object (startProxies).
+func (c *Cluster) startNode(ctx context.Context, n Node, archive string) error {
+	for _, d := range []string{"containerd", "cni", "cni-ipam", "kubelet", "pod-logs"} {
+		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	files := map[string]string{
+		"containerd.toml":     n.containerdConfig(),
+		"cni/10-rlab.conflist": n.cniConfig(),
+		"kubelet.yaml":        n.kubeletConfig(filepath.Join(c.Dir, "resolv.conf")),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(n.dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	if _, err := c.start("containerd-"+n.Name, n.Netns, c.labBin("containerd"),
+		"--config", filepath.Join(n.dir, "containerd.toml")); err != nil {
+		return err
+	}
+	if err := c.waitUntil(ctx, "containerd on "+n.Name, time.Minute, func(ctx context.Context) (string, error) {
+		conn, err := net.Dial("unix", n.containerdSocket())
+		if err != nil {
+			return err.Error(), nil
+		}
+		conn.Close()
+		return "", nil
+	}); err != nil {
+		return err
+	}
+	if _, err := run(ctx, c.bin("ctr"), "--address", n.containerdSocket(), "--namespace", "k8s.io",
+		"images", "import", "--snapshotter", "overlayfs", archive); err != nil {
+		return fmt.Errorf("load images on %s: %w", n.Name, err)
+	}
+	_, err := c.start("kubelet-"+n.Name, n.Netns, c.labBin("kubelet"),
+		"--config", filepath.Join(n.dir, "kubelet.yaml"),
+		"--kubeconfig", c.Kubeconfig,
+		"--hostname-override", n.Name,
+		"--node-ip", n.IP,
+		"--root-dir", filepath.Join(n.dir, "kubelet"),
+		"--v", "1",
+	)
+	return err
+}
+
+// startProxies starts the node's kube-proxy and kube-router (firewall only, for
+// NetworkPolicy).
+func (c *Cluster) startProxies(n Node) error {
+	if _, err := c.start("kube-proxy-"+n.Name, n.Netns, c.labBin("kube-proxy"),
+		"--kubeconfig", c.Kubeconfig,
+		"--hostname-override", n.Name,
+		"--proxy-mode", n.ProxyMode,
+		"--cluster-cidr", ClusterCIDR,
+		"--conntrack-max-per-core", "0",
+		"--nodeport-addresses", "primary",
+		"--metrics-bind-address", "127.0.0.1:10249",
+		"--healthz-bind-address", "127.0.0.1:10256",
+		"--v", "1",
+	); err != nil {
+		return err
+	}
+	_, err := c.start("kube-router-"+n.Name, n.Netns, c.labBin("kube-router"),
+		"--kubeconfig", c.Kubeconfig,
+		"--hostname-override", n.Name,
+		"--run-firewall=true",
+		"--run-router=false",
+		"--run-service-proxy=false",
+		"--enable-cni=false",
+		"--health-port", "0",
+		"--metrics-port", "0",
+		"--v", "1",
+	)
+	return err
+}
+
+// apiBridge makes the apiserver (on the host's 127.0.0.1) reachable inside the node
+// namespaces at the same address, through a unix socket, and from the pods at
+// hostIP:PORT, the kubernetes Service's endpoint.
+func (c *Cluster) apiBridge(port int) error {
+	sock := filepath.Join(c.Dir, "apiserver.sock")
+	p := strconv.Itoa(port)
+	if _, err := c.start("socat-apiserver", "", c.labBin("socat"),
+		"UNIX-LISTEN:"+sock+",fork,unlink-early", "TCP:127.0.0.1:"+p); err != nil {
+		return err
+	}
+	if _, err := c.start("socat-apiserver-pods", "", c.labBin("socat"),
+		"TCP-LISTEN:"+p+",bind="+hostIP+",fork,reuseaddr", "TCP:127.0.0.1:"+p); err != nil {
+		return err
+	}
+	for _, n := range c.Nodes {
+		if _, err := c.start("socat-apiserver-"+n.Name, n.Netns, c.labBin("socat"),
+			"TCP-LISTEN:"+p+",bind=127.0.0.1,fork,reuseaddr", "UNIX-CONNECT:"+sock); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
