@@ -5,7 +5,7 @@
 #   lab/build.sh            etcd, kube-apiserver and kube-controller-manager, for the
 #                           live tests; prints their bin directory on stdout.
 #   lab/build.sh dataplane  also kubelet, kube-proxy, kube-scheduler, containerd and its
-#                           runc shim, CoreDNS and kube-router, for the dataplane lab
+#                           runc shim and ctr, CoreDNS and kube-router, for the dataplane lab
 #                           (lab/cluster); prints one directory linking all of them.
 #
 # The Debian packages the dataplane lab needs besides are installed by lab/deps.sh.
@@ -61,7 +61,7 @@ build kubelet k8s.io/kubernetes/cmd/kubelet
 build kube-proxy k8s.io/kubernetes/cmd/kube-proxy
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 cbin=$cache/containerd-$containerd-$gover/bin
-for c in containerd containerd-shim-runc-v2; do
+for c in containerd containerd-shim-runc-v2 ctr; do
   install "$cbin" "$c" "github.com/containerd/containerd/v2/cmd/$c@$containerd" -tags no_btrfs \
     -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$containerd"
 done

@@ -11,6 +11,26 @@ func PodReady(p *corev1.Pod) bool {
 	return PodCondition(p, corev1.PodReady) == corev1.ConditionTrue
 }
 
+// PodLikelyReady is PodReady, except that a Running pod with no Ready condition at all (a
+// hand-written manifest) counts as ready unless a container says otherwise.
+func PodLikelyReady(p *corev1.Pod) bool {
+	switch PodCondition(p, corev1.PodReady) {
+	case corev1.ConditionTrue:
+		return true
+	case "":
+		if p.Status.Phase != corev1.PodRunning {
+			return false
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if !cs.Ready {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // PodCondition returns the status of one pod condition, "" when absent.
 func PodCondition(p *corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
 	for _, c := range p.Status.Conditions {
@@ -32,6 +52,27 @@ func NodeReady(n *corev1.Node) corev1.ConditionStatus {
 		}
 	}
 	return ""
+}
+
+// NodeDown says whether a node reports itself not ready (Ready False or Unknown) or its network
+// unavailable. A node without conditions (a hand-written manifest) is not called down.
+func NodeDown(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		switch {
+		case c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue:
+			return true
+		case c.Type == corev1.NodeNetworkUnavailable && c.Status == corev1.ConditionTrue:
+			return true
+		}
+	}
+	return false
+}
+
+// NodeNotReady says whether a node's Ready condition is False or Unknown. A node without
+// conditions (a hand-written manifest) is not called not ready.
+func NodeNotReady(n *corev1.Node) bool {
+	st := NodeReady(n)
+	return st != "" && st != corev1.ConditionTrue
 }
 
 // NodeInternalIP returns the node's first InternalIP.
@@ -92,5 +133,5 @@ func deploymentOfReplicaSet(rs string, labels map[string]string) string {
 
 // PluginNamespaces are the namespaces, besides kube-system, that network plugins install their node
 // agents in (flannel, Calico's operator, Cilium, kube-network-policies): where to look for the
-// agent that says whether NetworkPolicies are enforced.
-var PluginNamespaces = []string{"kube-flannel", "calico-system", "cilium", "kube-network-policies"}
+// agent that says whether NetworkPolicies are enforced, and MetalLB, whose L2 mode the proxy layer reads.
+var PluginNamespaces = []string{"kube-flannel", "calico-system", "cilium", "kube-network-policies", "metallb-system"}

@@ -72,8 +72,7 @@ func (f *fetcher) file(s kindSpec, ns string, o metav1.ListOptions, items []runt
 		return fmt.Errorf("list %s %s: %w", s.resource, scopeQuoted(ns), err)
 	}
 	f.keep(s.kind, items)
-	// Only Warning events are read by any check, so a list of those covers what matters.
-	if o.LabelSelector == "" && (o.FieldSelector == "" || s.kind == "Event" && o.FieldSelector == "type=Warning") {
+	if o.LabelSelector == "" && o.FieldSelector == "" {
 		f.note(mark{opListed, s.kind, ns, ""})
 	}
 	return nil

@@ -43,6 +43,14 @@ func targetNamespaces(t ref.Ref, srcNS string, f found) []string {
 		dnsNamespaces(t.Name, srcNS, f, set)
 	case ref.Address:
 		addressNamespaces(t.Name, f, set)
+	case ref.Node:
+		for _, s := range f.services {
+			for _, p := range s.Spec.Ports {
+				if p.NodePort != 0 && p.NodePort == t.Port {
+					set[s.Namespace] = true
+				}
+			}
+		}
 	default:
 		if ns := objectNamespace(t); ns != "" {
 			set[ns] = true
@@ -102,8 +110,13 @@ func clusterForm(labels []string) bool {
 
 func addressNamespaces(ip string, f found, set map[string]bool) {
 	for _, s := range f.services {
-		if s.Spec.ClusterIP == ip || slices.Contains(s.Spec.ClusterIPs, ip) {
+		if s.Spec.ClusterIP == ip || slices.Contains(s.Spec.ClusterIPs, ip) || slices.Contains(s.Spec.ExternalIPs, ip) {
 			set[s.Namespace] = true
+		}
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			if in.IP == ip {
+				set[s.Namespace] = true
+			}
 		}
 	}
 	for _, p := range f.pods {

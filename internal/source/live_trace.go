@@ -24,6 +24,8 @@ func (f *fetcher) clusterScoped(b *batch, gateway bool) {
 		f.listIn(b, "", "IngressClass")
 		f.listTask(b, dynamicSpec(f.dyn, "GatewayClass", "gatewayclasses", gw), "", metav1.ListOptions{})
 		f.listTask(b, dynamicSpec(f.dyn, "Gateway", "gateways", gw), "", metav1.ListOptions{})
+		// a route in any namespace may send to the target's Service (with a ReferenceGrant)
+		f.listTask(b, dynamicSpec(f.dyn, "HTTPRoute", "httproutes", gw), "", metav1.ListOptions{})
 	}
 }
 
@@ -65,9 +67,7 @@ func (f *fetcher) namespaceLists(b *batch, ns string, gateway bool) {
 	f.listIn(b, ns, "Service", "EndpointSlice", "Pod", "NetworkPolicy", "Event",
 		"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Ingress")
 	if gateway {
-		gw := schema.GroupVersion{Group: "gateway.networking.k8s.io", Version: "v1"}
 		gwBeta := schema.GroupVersion{Group: "gateway.networking.k8s.io", Version: "v1beta1"}
-		f.listTask(b, dynamicSpec(f.dyn, "HTTPRoute", "httproutes", gw), ns, metav1.ListOptions{})
 		f.listTask(b, dynamicSpec(f.dyn, "ReferenceGrant", "referencegrants", gwBeta), ns, metav1.ListOptions{})
 	}
 }
@@ -80,6 +80,9 @@ func (f *fetcher) discover(b *batch, t ref.Ref) {
 	case ref.DNSName:
 		sel := fields.OneTermEqualSelector("metadata.name", dnsLabels(t.Name)[0]).String()
 		f.listTask(b, typedSpec(f.cs, "Service"), "", metav1.ListOptions{FieldSelector: sel})
+	case ref.Node:
+		// a node port can belong to a Service of any namespace
+		f.listTask(b, typedSpec(f.cs, "Service"), "", metav1.ListOptions{})
 	case ref.Address:
 		sel := fields.OneTermEqualSelector("status.podIP", t.Name).String()
 		f.listTask(b, typedSpec(f.cs, "Pod"), "", metav1.ListOptions{FieldSelector: sel})
@@ -112,12 +115,7 @@ func (f *fetcher) byName(b *batch, r ref.Ref) {
 // listIn queues whole lists of kinds in ns ("" for cluster-scoped kinds or all namespaces).
 func (f *fetcher) listIn(b *batch, ns string, kinds ...string) {
 	for _, kind := range kinds {
-		var o metav1.ListOptions
-		if kind == "Event" {
-			// Warnings are what explain a broken path; normal events are most of the volume.
-			o.FieldSelector = "type=Warning"
-		}
-		f.listTask(b, typedSpec(f.cs, kind), ns, o)
+		f.listTask(b, typedSpec(f.cs, kind), ns, metav1.ListOptions{})
 	}
 }
 

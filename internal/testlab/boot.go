@@ -16,12 +16,12 @@ import (
 // (pods before their service account exists), TaintNodesByCondition (a not-ready taint
 // nobody removes), DefaultTolerationSeconds and Priority (added pod fields, refused
 // unknown priority classes), PodSecurity, LimitRanger and ResourceQuota (refusals and
-// defaults), Default*Class, StorageObjectInUseProtection, and webhooks and policies a
-// scenario might carry that point at nothing.
+// defaults), Default*Class, StorageObjectInUseProtection, PodTopologyLabels (copies node
+// zone labels onto pods), and webhooks and policies a scenario might carry that point at nothing.
 const disabledAdmission = "ServiceAccount,TaintNodesByCondition,DefaultTolerationSeconds,Priority," +
 	"PodSecurity,LimitRanger,ResourceQuota,DefaultIngressClass,DefaultStorageClass," +
 	"StorageObjectInUseProtection,MutatingAdmissionWebhook,ValidatingAdmissionWebhook," +
-	"ValidatingAdmissionPolicy,MutatingAdmissionPolicy"
+	"ValidatingAdmissionPolicy,MutatingAdmissionPolicy,PodTopologyLabels"
 
 // boot starts the control plane. startCtx bounds the waits; procCtx lives until Stop.
 func (l *Lab) boot(startCtx, procCtx context.Context, bins binaries) error {

@@ -41,7 +41,7 @@ func (r *run) checkClient() {
 			Message:  fmt.Sprintf("source pod %s is %s, not Running: nothing it sends is meaningful", p.Name, orNone(string(p.Status.Phase))),
 			Evidence: []string{fmt.Sprintf("status.phase: %s", p.Status.Phase)},
 			Fix:      fmt.Sprintf("get the pod running first: kubectl describe pod -n %s %s", p.Namespace, p.Name)})
-	case r.clientNode != nil && model.NodeReady(r.clientNode) != corev1.ConditionTrue:
+	case r.clientNode != nil && model.NodeNotReady(r.clientNode):
 		r.add(report.Finding{Code: "CLIENT_NOT_RUNNING", Object: r.obj("Node", "", r.clientNode.Name), Related: []report.ObjectRef{r.podRef(p)},
 			Message:  fmt.Sprintf("source pod %s runs on node %s, which is not Ready", p.Name, r.clientNode.Name),
 			Evidence: []string{nodeReadyEvidence(r.clientNode)},
@@ -92,7 +92,7 @@ func (r *run) checkClientNode(mark int) {
 		r.sourceMissing(mark)
 		return
 	}
-	if model.NodeReady(n) != corev1.ConditionTrue {
+	if model.NodeNotReady(n) {
 		r.add(report.Finding{Code: "NODE_NOT_READY", Layer: report.LayerClient, Object: r.obj("Node", "", n.Name),
 			Message:  fmt.Sprintf("source node %s is not Ready", n.Name),
 			Evidence: []string{nodeReadyEvidence(n)},

@@ -79,7 +79,7 @@ func (r *run) buildView() *endpointView {
 		if !ok {
 			continue
 		}
-		ready := model.PodReady(p) || svc.Spec.PublishNotReadyAddresses
+		ready := model.PodLikelyReady(p) || svc.Spec.PublishNotReadyAddresses
 		term := model.PodTerminating(p)
 		v.addrs = append(v.addrs, epAddr{addr: model.PodIPs(p)[0], pod: p, node: p.Spec.NodeName, ready: ready && !term, serving: ready, terminating: term, port: port})
 	}

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"reach/internal/model"
 	"reach/internal/report"
 )
 
@@ -175,10 +176,7 @@ func uniqueSorted(sorted []string) []string {
 
 // nodeHealthy: Ready=True and the network is not marked unavailable.
 func nodeHealthy(n *corev1.Node) bool {
-	if c := nodeCondition(n, corev1.NodeNetworkUnavailable); c != nil && c.Status == corev1.ConditionTrue {
-		return false
-	}
-	return nodeReadyStatus(n) == corev1.ConditionTrue
+	return !model.NodeDown(n)
 }
 
 func nodeState(n *corev1.Node) string {

@@ -30,7 +30,7 @@ func (r *run) diagnose(p *corev1.Pod) *diagnosis {
 	if model.PodTerminating(p) {
 		return nil
 	}
-	if n := r.m.Nodes[p.Spec.NodeName]; n != nil && model.NodeReady(n) != corev1.ConditionTrue {
+	if n := r.m.Nodes[p.Spec.NodeName]; n != nil && model.NodeNotReady(n) {
 		return r.nodeDiagnosis(p, n)
 	}
 	switch p.Status.Phase {
@@ -45,7 +45,7 @@ func (r *run) diagnose(p *corev1.Pod) *diagnosis {
 	if d := r.containerDiagnosis(p); d != nil {
 		return d
 	}
-	if model.PodReady(p) {
+	if model.PodLikelyReady(p) {
 		return nil
 	}
 	if d := r.gateDiagnosis(p); d != nil {

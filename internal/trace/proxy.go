@@ -124,7 +124,7 @@ func (r *run) agentMissingOn(a *proxyAgent, n *corev1.Node) bool {
 	if healthy != nil {
 		return false
 	}
-	if model.NodeReady(n) != corev1.ConditionTrue {
+	if model.NodeNotReady(n) {
 		// the node itself is down: its agent's state is a symptom, and the node layer names the cause
 		r.add(report.Finding{Code: "PROXY_MISSING", Severity: report.SeverityWarning, Object: r.obj("Node", "", n.Name),
 			Message:  fmt.Sprintf("%s does not run on node %s, which is not Ready; see the node layer", a.name, n.Name),
@@ -195,7 +195,7 @@ func (r *run) agentCoverage(a *proxyAgent) string {
 		healthy[p.Spec.NodeName] = healthy[p.Spec.NodeName] || agentPodHealthy(p)
 	}
 	for _, name := range r.m.NodeNames() {
-		if nodeReadyStatus(r.m.Nodes[name]) != corev1.ConditionTrue {
+		if model.NodeNotReady(r.m.Nodes[name]) {
 			continue
 		}
 		if healthy[name] {
