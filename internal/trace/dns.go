@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -389,7 +390,7 @@ func (r *run) coreDNSDown(dns *corev1.Service, pods []*corev1.Pod) {
 		Evidence: ev, Fix: fix})
 }
 
-func (r *run) coreDNSDeployment(dns *corev1.Service) *appsDeployment {
+func (r *run) coreDNSDeployment(dns *corev1.Service) *appsv1.Deployment {
 	for _, k := range sortedKeys(r.m.Deployments) {
 		d := r.m.Deployments[k]
 		if d.Namespace != "kube-system" || d.Spec.Selector == nil {

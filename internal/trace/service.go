@@ -16,7 +16,6 @@ import (
 // checkService: the Service exists and exposes the port and protocol the client uses, in a family the pods have.
 func (r *run) checkService() {
 	mark := r.begin()
-	t := r.req.Target
 	if r.svc == nil {
 		r.noService(mark)
 		return
@@ -56,7 +55,6 @@ func (r *run) checkService() {
 		summary = r.findings[mark].Message
 	}
 	r.endAuto(mark, report.LayerService, summary, "ports: "+servicePorts(svc))
-	_ = t
 }
 
 func portString(p *corev1.ServicePort) string {

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -70,8 +69,6 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(b)]
 }
-
-type appsDeployment = appsv1.Deployment
 
 func sortedKeys[V any](m map[model.Key]V) []model.Key {
 	out := make([]model.Key, 0, len(m))
