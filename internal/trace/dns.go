@@ -104,9 +104,13 @@ func (r *run) externalName(res *resolution) {
 	if strings.HasSuffix(name, ".") || strings.Count(name, ".") >= res.resolver.ndots {
 		return
 	}
-	n := len(res.resolver.search) + 1
+	// tried ends with the name itself: everything before it is a search-list name that fails
+	n := len(res.tried) - 1
+	if n <= 0 {
+		return
+	}
 	r.add(report.Finding{Code: "DNS_NDOTS_EXTERNAL", Object: r.podRef(r.client),
-		Message:  fmt.Sprintf("%s has fewer than %d dots: the resolver tries %d names (each A and AAAA) before the real one", name, res.resolver.ndots, n),
+		Message:  fmt.Sprintf("%s has fewer than %d dots: the resolver tries %s (each A and AAAA) before the real one", name, res.resolver.ndots, plural(n, "search-list name", "search-list names")),
 		Evidence: []string{"tried " + strings.Join(res.tried, ", ")},
 		Fix:      fmt.Sprintf("write the name with a trailing dot (%s.) or set dnsConfig.options ndots: 1 on the client", name)})
 }

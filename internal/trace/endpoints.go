@@ -20,6 +20,7 @@ type epAddr struct {
 	node                        string
 	ready, serving, terminating bool
 	port                        int32
+	slice                       string // the EndpointSlice that lists it, "" for other sources
 }
 
 // endpointView is what the Service's endpoints say, from EndpointSlices when the source has them.
@@ -56,11 +57,18 @@ func (v *endpointView) count() (ready, serving, terminating int) {
 	return
 }
 
+// unapplied says whether a Service comes from a manifest the API server has not taken (no uid, no
+// creationTimestamp): the EndpointSlice controller has never seen it, so no slice for it can exist.
+func unapplied(svc *corev1.Service) bool {
+	return svc.UID == "" && svc.CreationTimestamp.IsZero()
+}
+
 // buildView reads the endpoints of the chosen Service port: slices, else legacy Endpoints, else derived from pods.
 func (r *run) buildView() *endpointView {
 	svc := r.svc
-	if ok, _ := r.m.Coverage.Covered("EndpointSlice", svc.Namespace); ok {
-		return r.sliceView(r.m.SlicesFor(svc.Namespace, svc.Name))
+	slices := r.m.SlicesFor(svc.Namespace, svc.Name)
+	if ok, _ := r.m.Coverage.Covered("EndpointSlice", svc.Namespace); ok && (len(slices) > 0 || !unapplied(svc)) {
+		return r.sliceView(slices)
 	}
 	if ok, _ := r.m.Coverage.Covered("Endpoints", svc.Namespace); ok {
 		if ep := r.m.Endpoints[keyOf(svc.Namespace, svc.Name)]; ep != nil {
@@ -71,6 +79,9 @@ func (r *run) buildView() *endpointView {
 		return nil
 	}
 	v := &endpointView{source: "derived from pods (no EndpointSlices in the input)"}
+	if unapplied(svc) {
+		v.source = "derived from pods: a Service not applied yet has no EndpointSlices"
+	}
 	for _, p := range r.backends {
 		if len(model.PodIPs(p)) == 0 {
 			continue
@@ -105,7 +116,7 @@ func (r *run) sliceView(slices []*discoveryv1.EndpointSlice) *endpointView {
 				node = *e.NodeName
 			}
 			for _, a := range e.Addresses {
-				v.addrs = append(v.addrs, epAddr{addr: a, pod: r.endpointPod(e.TargetRef, a), node: node, ready: ready, serving: serving, terminating: term, port: port})
+				v.addrs = append(v.addrs, epAddr{addr: a, pod: r.endpointPod(e.TargetRef, a), node: node, ready: ready, serving: serving, terminating: term, port: port, slice: s.Name})
 			}
 		}
 	}
@@ -468,11 +479,15 @@ func (r *run) manualEndpoints(mark int) {
 	r.ready = r.eps.readyPods()
 	r.orphanAddresses()
 	ready, _, _ := r.eps.count()
-	if ready == 0 && r.statusOf(mark) == report.StatusPass {
+	if ready == 0 && r.statusOf(mark) != report.StatusFail {
 		r.add(report.Finding{Code: "ENDPOINTS_NONE_READY", Object: r.svcRef(), Message: fmt.Sprintf("the EndpointSlices of Service %s list no ready address", svc.Name), Evidence: r.endpointDetails(),
 			Fix: "mark the endpoints ready (conditions.ready: true) once the backends serve"})
 	}
-	r.endAuto(mark, report.LayerEndpoints, fmt.Sprintf("%d ready of %d manual endpoints", ready, len(r.eps.addrs)), r.endpointDetails()...)
+	summary := fmt.Sprintf("%d ready of %d manual endpoints", ready, len(r.eps.addrs))
+	if r.statusOf(mark) == report.StatusFail {
+		summary = firstBlocking(r.findings[mark:]).Message
+	}
+	r.endAuto(mark, report.LayerEndpoints, summary, r.endpointDetails()...)
 }
 
 // unlabelledSlices finds hand-made slices meant for the Service that lack its label.
@@ -489,7 +504,10 @@ func (r *run) unlabelledSlices() {
 	}
 }
 
-// orphanAddresses: manual addresses inside a node's pod CIDR that no pod holds any more.
+// orphanAddresses: manual addresses inside a node's pod CIDR that no pod (or node) holds any more. The
+// proxy still sends connections to a ready one, where they time out: when every ready address is
+// orphaned nothing answers; when only some are, that share of connections fails. Orphans that are
+// not ready get no traffic and are only stale.
 func (r *run) orphanAddresses() {
 	var cidrs []*net.IPNet
 	for _, name := range r.m.NodeNames() {
@@ -499,29 +517,52 @@ func (r *run) orphanAddresses() {
 			}
 		}
 	}
-	var orphans []string
-	inCIDR := 0
+	var names, readyNames []string
+	slice := ""
+	readyAll := 0
 	for _, a := range r.eps.addrs {
+		if a.ready {
+			readyAll++
+		}
 		ip := net.ParseIP(a.addr)
 		for _, n := range cidrs {
 			if ip != nil && n.Contains(ip) {
-				inCIDR++
 				if a.pod == nil && r.m.NodeByIP(a.addr) == nil {
-					orphans = append(orphans, a.addr)
+					names = append(names, a.addr)
+					if a.ready {
+						readyNames = append(readyNames, a.addr)
+					}
+					if slice == "" || a.ready && len(readyNames) == 1 {
+						slice = a.slice // the slice to edit: that of the first ready orphan, else the first
+					}
 				}
 				break
 			}
 		}
 	}
-	if len(orphans) == 0 {
+	if len(names) == 0 {
 		return
 	}
-	sev := report.SeverityWarning
-	if len(orphans) == len(r.eps.addrs) {
-		sev = report.SeverityError
+	svc := r.svc
+	readyOrphans := len(readyNames)
+	object := r.svcRef()
+	related := []report.ObjectRef{}
+	if slice != "" {
+		object, related = r.obj("EndpointSlice", svc.Namespace, slice), []report.ObjectRef{r.svcRef()}
 	}
-	r.add(report.Finding{Code: "ENDPOINTS_MANUAL_ORPHAN", Severity: sev, Object: r.svcRef(),
-		Message:  fmt.Sprintf("%d of %d addresses in the EndpointSlices of Service %s are pod-network addresses no pod holds any more", len(orphans), len(r.eps.addrs), r.svc.Name),
-		Evidence: []string{"orphaned: " + strings.Join(orphans, ", ")},
-		Fix:      "update the hand-made EndpointSlice to the current pod addresses, or give the Service a selector so the controller keeps them current"})
+	f := report.Finding{Code: "ENDPOINTS_MANUAL_ORPHAN", Object: object, Related: related, Field: "endpoints[].addresses",
+		Evidence: []string{"orphaned: " + strings.Join(names, ", "), fmt.Sprintf("%d of %d ready addresses are orphaned", readyOrphans, readyAll)},
+		Fix:      fmt.Sprintf("update the hand-made EndpointSlice of Service %s to the current backend addresses, or give the Service a selector so the controller keeps them current", svc.Name)}
+	switch {
+	case readyOrphans > 0 && readyOrphans == readyAll:
+		f.Severity = report.SeverityError
+		f.Message = fmt.Sprintf("every ready address in the EndpointSlices of Service %s is a pod-network address no pod holds any more: connections go to %s and time out", svc.Name, strings.Join(readyNames, ", "))
+	case readyOrphans > 0:
+		f.Severity, f.Degrades = report.SeverityError, true
+		f.Message = fmt.Sprintf("%d of %d ready addresses in the EndpointSlices of Service %s are pod-network addresses no pod holds any more: about %d in %d connections go there and time out", readyOrphans, readyAll, svc.Name, readyOrphans, readyAll)
+	default:
+		f.Severity = report.SeverityWarning
+		f.Message = fmt.Sprintf("%s in the EndpointSlices of Service %s (not ready, so without traffic) belong to no pod any more: the slice is stale", plural(len(names), "pod-network address", "pod-network addresses"), svc.Name)
+	}
+	r.add(f)
 }

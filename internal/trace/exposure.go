@@ -115,11 +115,11 @@ func (r *run) exposeLoadBalancer(mark int) {
 	r.checkNodePortRange()
 	details := sourceRangeDetails(svc)
 	if r.viaNode != nil {
-		r.endAuto(mark, report.LayerExposure, fmt.Sprintf("NodePort %d on node %s (%s)", r.svcPort.NodePort, r.viaNode.Name, orNone(nodeAddress(r.viaNode))), details...)
+		r.endExposure(mark, fmt.Sprintf("NodePort %d on node %s (%s)", r.svcPort.NodePort, r.viaNode.Name, orNone(nodeAddress(r.viaNode))), details...)
 		return
 	}
 	if addrs := lbAddresses(svc.Status.LoadBalancer.Ingress); len(addrs) > 0 {
-		r.endAuto(mark, report.LayerExposure, fmt.Sprintf("LoadBalancer %s port %d -> Service %s", strings.Join(addrs, ", "), r.svcPort.Port, svc.Name), details...)
+		r.endExposure(mark, fmt.Sprintf("LoadBalancer %s port %d -> Service %s", strings.Join(addrs, ", "), r.svcPort.Port, svc.Name), details...)
 		return
 	}
 	f := report.Finding{Code: "EXPOSURE_LB_PENDING", Object: r.svcRef(), Field: "status.loadBalancer.ingress",
@@ -135,7 +135,7 @@ func (r *run) exposeLoadBalancer(mark int) {
 		f.Message = fmt.Sprintf("LoadBalancer Service %s has no external address and no nodePort (allocateLoadBalancerNodePorts: false): nothing outside can reach it", svc.Name)
 	}
 	r.add(f)
-	r.endAuto(mark, report.LayerExposure, fmt.Sprintf("LoadBalancer pending: reachable on NodePort %d of every node", r.svcPort.NodePort), details...)
+	r.endExposure(mark, fmt.Sprintf("LoadBalancer pending: reachable on NodePort %d of every node", r.svcPort.NodePort), details...)
 }
 
 func lbAddresses(in []corev1.LoadBalancerIngress) []string {
@@ -161,14 +161,23 @@ func sourceRangeDetails(svc *corev1.Service) []string {
 func (r *run) exposeNodePort(mark int) {
 	r.checkNodePortRange()
 	if r.viaNode != nil {
-		r.endAuto(mark, report.LayerExposure, fmt.Sprintf("NodePort %d on node %s (%s)", r.svcPort.NodePort, r.viaNode.Name, orNone(nodeAddress(r.viaNode))))
+		r.endExposure(mark, fmt.Sprintf("NodePort %d on node %s (%s)", r.svcPort.NodePort, r.viaNode.Name, orNone(nodeAddress(r.viaNode))))
 		return
 	}
 	summary := fmt.Sprintf("NodePort %d on every node", r.svcPort.NodePort)
 	if names := r.m.NodeNames(); len(names) > 0 {
 		summary += fmt.Sprintf(" (e.g. %s:%d on %s)", orNone(nodeAddress(r.m.Nodes[names[0]])), r.svcPort.NodePort, names[0])
 	}
-	r.endAuto(mark, report.LayerExposure, summary)
+	r.endExposure(mark, summary)
+}
+
+// endExposure ends the hop of a NodePort or LoadBalancer Service; when a finding blocks (a nodePort
+// the API server refuses), the summary says that rather than how the Service would be reached.
+func (r *run) endExposure(mark int, summary string, details ...string) {
+	if r.statusOf(mark) == report.StatusFail {
+		summary = firstBlocking(r.findings[mark:]).Message
+	}
+	r.endAuto(mark, report.LayerExposure, summary, details...)
 }
 
 // nodeAddress is the address an outside client uses: the ExternalIP, else the InternalIP.
