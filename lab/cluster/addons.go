@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -36,6 +38,13 @@ func (c *Cluster) serviceEndpoint(ctx context.Context, port int) error {
 		return fmt.Errorf("service default/kubernetes has ports %v, want one with targetPort %d", svc.Spec.Ports, port)
 	}
 	portName := svc.Spec.Ports[0].Name
+	// Endpoints are deprecated, and a client says so on every write: not news here.
+	quiet := rest.CopyConfig(c.Admin)
+	quiet.WarningHandler = rest.NoWarnings{}
+	core, err := kubernetes.NewForConfig(quiet)
+	if err != nil {
+		return err
+	}
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{discoveryv1.LabelSkipMirror: "true"}},
 		Subsets: []corev1.EndpointSubset{{
@@ -43,7 +52,7 @@ func (c *Cluster) serviceEndpoint(ctx context.Context, port int) error {
 			Ports:     []corev1.EndpointPort{{Name: portName, Port: int32(port), Protocol: corev1.ProtocolTCP}},
 		}},
 	}
-	if _, err := c.Clientset.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := core.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create endpoints default/kubernetes: %w", err)
 	}
 	slice := &discoveryv1.EndpointSlice{
@@ -177,4 +186,3 @@ func (c *Cluster) deployCoreDNS(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -30,6 +30,12 @@ func TestDataplane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var absent []string
+	for _, p := range hostPaths {
+		if _, err := os.Lstat(p); err != nil {
+			absent = append(absent, p)
+		}
+	}
 	began := time.Now()
 	c, err := Up(ctx, Options{BinDir: bin, Log: testWriter{t}})
 	if err != nil {
@@ -45,7 +51,7 @@ func TestDataplane(t *testing.T) {
 			t.Errorf("down: %v", err)
 		}
 		t.Logf("cluster down in %v", time.Since(began).Round(time.Millisecond))
-		checkNoTrace(t, c.Dir)
+		checkNoTrace(t, c.Dir, absent)
 	})
 
 	const ns = "demo"
@@ -226,8 +232,13 @@ func TestDataplane(t *testing.T) {
 }
 
 // checkNoTrace fails the test if anything of the lab is left on the machine.
-func checkNoTrace(t *testing.T, dir string) {
+func checkNoTrace(t *testing.T, dir string, absent []string) {
 	t.Helper()
+	for _, p := range absent {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s left (it was not there before the lab)", p)
+		}
+	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("%s still exists", dir)
 	}
@@ -244,7 +255,7 @@ func checkNoTrace(t *testing.T, dir string) {
 	if pids := cgroupPids(); len(pids) > 0 {
 		t.Errorf("processes left in the lab's cgroups: %v", pids)
 	}
-	for _, h := range hierarchies() {
+	for _, h := range hierarchies(true) {
 		if _, err := os.Stat(filepath.Join(h, cgroupRoot)); err == nil {
 			t.Errorf("cgroup %s/%s left", h, cgroupRoot)
 		}

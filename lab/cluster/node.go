@@ -111,9 +111,9 @@ func (c *Cluster) startNode(ctx context.Context, n Node, archive string) error {
 		}
 	}
 	files := map[string]string{
-		"containerd.toml":     n.containerdConfig(),
+		"containerd.toml":      n.containerdConfig(),
 		"cni/10-rlab.conflist": n.cniConfig(),
-		"kubelet.yaml":        n.kubeletConfig(filepath.Join(c.Dir, "resolv.conf")),
+		"kubelet.yaml":         n.kubeletConfig(filepath.Join(c.Dir, "resolv.conf")),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(n.dir, name), []byte(content), 0o644); err != nil {
@@ -201,4 +201,3 @@ func (c *Cluster) apiBridge(port int) error {
 	}
 	return nil
 }
-

@@ -118,9 +118,10 @@ func runIn(ctx context.Context, dir string, env []string, name string, args ...s
 	return out.String(), nil
 }
 
-// hierarchies lists the mounted cgroup v1 hierarchies (directories under /sys/fs/cgroup
-// that are cgroup mounts, not the cgroup2 one).
-func hierarchies() []string {
+// hierarchies lists the mounted cgroup v1 hierarchies under /sys/fs/cgroup and, with
+// all, the cgroup2 one too (runc mirrors its containers' cgroups there on a hybrid
+// machine, so a sweep must look there as well).
+func hierarchies(all bool) []string {
 	mounts, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
 		return nil
@@ -128,7 +129,7 @@ func hierarchies() []string {
 	var out []string
 	for _, line := range strings.Split(string(mounts), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 3 && f[2] == "cgroup" && strings.HasPrefix(f[1], cgroupFS+"/") {
+		if len(f) >= 3 && strings.HasPrefix(f[1], cgroupFS+"/") && (f[2] == "cgroup" || (all && f[2] == "cgroup2")) {
 			out = append(out, f[1])
 		}
 	}
@@ -138,7 +139,7 @@ func hierarchies() []string {
 // makeCgroups creates the lab's cgroups: rlab/procs in the pids hierarchy, and
 // rlab/NODE in every hierarchy for each node's kubelet.
 func makeCgroups(nodes []Node) error {
-	hs := hierarchies()
+	hs := hierarchies(false)
 	if !slices.Contains(hs, filepath.Join(cgroupFS, "pids")) {
 		return fmt.Errorf("no cgroup v1 pids hierarchy at %s/pids", cgroupFS)
 	}
@@ -183,7 +184,7 @@ func joinCgroup(pid int) error {
 func cgroupPids() []int {
 	seen := map[int]bool{}
 	var out []int
-	for _, h := range hierarchies() {
+	for _, h := range hierarchies(true) {
 		root := filepath.Join(h, cgroupRoot)
 		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
@@ -238,7 +239,7 @@ func thaw(root string) {
 // removeCgroups removes the lab's cgroup directories, deepest first.
 func removeCgroups() error {
 	var errs []error
-	for _, h := range hierarchies() {
+	for _, h := range hierarchies(true) {
 		root := filepath.Join(h, cgroupRoot)
 		var dirs []string
 		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
