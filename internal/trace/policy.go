@@ -13,8 +13,12 @@ import (
 	"reach/internal/report"
 )
 
-// outsideIP stands for a client outside the cluster (a documentation address, RFC 5737).
-const outsideIP = "203.0.113.10"
+// outsideIP stands for a client outside the cluster, externalIP for a destination outside it
+// whose address the model cannot know (documentation addresses, RFC 5737).
+const (
+	outsideIP  = "203.0.113.10"
+	externalIP = "198.51.100.10"
+)
 
 // checkPolicy: NetworkPolicies and cluster policies on the client's egress (including to DNS) and the
 // backends' ingress, evaluated after DNAT: client -> each backend pod IP on its targetPort.
@@ -37,10 +41,15 @@ func (r *run) checkPolicy() {
 	var details []string
 	dnsOK := r.checkDNSEgress(&details)
 	allowed, denied := r.checkFlows(dests, &details)
+	external := r.externalEgress(&details)
 	if !enforced {
 		r.softenPolicyFindings(mark, note)
 	}
 	summary := r.policySummary(dests, allowed, denied, dnsOK)
+	if st := r.statusOf(mark); st != report.StatusFail && external == report.StatusUnknown {
+		r.end(mark, report.LayerPolicy, report.StatusUnknown, "the client is isolated for egress and the external address is not known: "+summary, details...)
+		return
+	}
 	r.endAuto(mark, report.LayerPolicy, summary, details...)
 }
 
@@ -56,7 +65,21 @@ func (r *run) policyDestinations() []*corev1.Pod {
 }
 
 func (r *run) usesClusterDNS() bool {
-	return r.client != nil && r.name != nil && r.name.resolver.cluster && !r.name.external
+	return r.client != nil && r.name != nil && r.name.resolver.cluster
+}
+
+// externalEgress: for a name outside the cluster the destination address is not known, so an
+// egress-isolated client is checked against an address no rule names; a deny there is not proof.
+func (r *run) externalEgress(details *[]string) report.Status {
+	if r.client == nil || r.name == nil || !r.name.external {
+		return report.StatusPass
+	}
+	d := policy.Evaluate(r.m, policy.Flow{From: policy.Peer{Pod: r.client}, To: policy.Peer{IP: externalIP}, Port: r.port, Protocol: r.protocol})
+	*details = append(*details, fmt.Sprintf("egress to %s (address not known; checked as %s) port %d/%s: %s", r.name.query, externalIP, r.port, r.protocol, sideSummary(d)))
+	if d.Allowed || !d.Egress.Isolated {
+		return report.StatusPass
+	}
+	return report.StatusUnknown
 }
 
 // policyBlind says why the policies that matter are not visible, "" when they are.
