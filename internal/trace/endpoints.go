@@ -5,6 +5,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -223,6 +224,7 @@ func (r *run) checkEndpoints() {
 	r.checkOwners()
 	r.eps = r.buildView()
 	r.ready = r.eps.readyPods()
+	r.checkStale()
 	ready, serving, term := r.eps.count()
 	summary := fmt.Sprintf("%d of %d pods ready for port %s (%s)", len(r.ready), len(r.backends), r.portLabel(), r.eps.source)
 	details := r.endpointDetails()
@@ -565,4 +567,36 @@ func (r *run) orphanAddresses() {
 		f.Message = fmt.Sprintf("%s in the EndpointSlices of Service %s (not ready, so without traffic) belong to no pod any more: the slice is stale", plural(len(names), "pod-network address", "pod-network addresses"), svc.Name)
 	}
 	r.add(f)
+}
+
+// staleAfter is how long a slice may lag a pod's readiness before that is more than controller delay.
+const staleAfter = 2 * time.Minute
+
+// checkStale: a slice that says ready for a pod that has been not ready for minutes (or the reverse)
+// means the EndpointSlice controller is not keeping up; traffic follows the slice, not the pod.
+// publishNotReadyAddresses makes every endpoint ready by design.
+func (r *run) checkStale() {
+	if r.eps == nil || !strings.HasPrefix(r.eps.source, "EndpointSlices") || r.m.Now.IsZero() || r.svc.Spec.PublishNotReadyAddresses {
+		return
+	}
+	var ev []string
+	var pods []*corev1.Pod
+	for _, a := range r.eps.addrs {
+		if a.pod == nil || a.terminating || model.PodTerminating(a.pod) {
+			continue
+		}
+		c := podCondition(a.pod, corev1.PodReady)
+		if c == nil || (c.Status == corev1.ConditionTrue) == a.ready || r.m.Now.Sub(c.LastTransitionTime.Time) < staleAfter {
+			continue
+		}
+		pods = append(pods, a.pod)
+		ev = append(ev, fmt.Sprintf("pod %s Ready=%s since %s; its endpoint says ready=%v", a.pod.Name, c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339), a.ready))
+	}
+	if len(pods) == 0 {
+		return
+	}
+	r.add(report.Finding{Code: "ENDPOINTS_STALE", Object: r.svcRef(), Related: r.podRefs(pods),
+		Message:  fmt.Sprintf("the EndpointSlices of Service %s disagree with the readiness of %s for more than %s: the EndpointSlice controller is not keeping up", r.svc.Name, plural(len(pods), "pod", "pods"), staleAfter),
+		Evidence: ev,
+		Fix:      "check kube-controller-manager (its endpointslice controller and its API rate limits): kubectl -n kube-system logs -l component=kube-controller-manager"})
 }
