@@ -112,14 +112,8 @@ func fromCNP(p *cnpv1beta1.ClusterNetworkPolicy) *clusterPolicy {
 	for _, r := range p.Spec.Egress {
 		rule := clusterRule{name: r.Name, action: cnpAction(r.Action), ports: cnpPorts(r.Protocols)}
 		for _, peer := range r.To {
-			cp := clusterPeer{namespaces: peer.Namespaces, pods: cnpPods(peer.Pods), nodes: peer.Nodes}
-			for _, n := range peer.Networks {
-				cp.networks = append(cp.networks, string(n))
-			}
-			for _, d := range peer.DomainNames {
-				cp.domains = append(cp.domains, string(d))
-			}
-			rule.peers = append(rule.peers, cp)
+			rule.peers = append(rule.peers, clusterPeer{namespaces: peer.Namespaces, pods: cnpPods(peer.Pods), nodes: peer.Nodes,
+				networks: strs(peer.Networks), domains: strs(peer.DomainNames)})
 		}
 		c.egress = append(c.egress, rule)
 	}
@@ -183,14 +177,8 @@ func fromANP(p *anpv1alpha1.AdminNetworkPolicy) *clusterPolicy {
 	for _, r := range p.Spec.Egress {
 		rule := clusterRule{name: r.Name, action: anpAction(string(r.Action)), ports: anpPorts(r.Ports)}
 		for _, peer := range r.To {
-			cp := clusterPeer{namespaces: peer.Namespaces, pods: anpPods(peer.Pods), nodes: peer.Nodes}
-			for _, n := range peer.Networks {
-				cp.networks = append(cp.networks, string(n))
-			}
-			for _, d := range peer.DomainNames {
-				cp.domains = append(cp.domains, string(d))
-			}
-			rule.peers = append(rule.peers, cp)
+			rule.peers = append(rule.peers, clusterPeer{namespaces: peer.Namespaces, pods: anpPods(peer.Pods), nodes: peer.Nodes,
+				networks: strs(peer.Networks), domains: strs(peer.DomainNames)})
 		}
 		c.egress = append(c.egress, rule)
 	}
@@ -273,4 +261,13 @@ func orTCP(p corev1.Protocol) corev1.Protocol {
 		return corev1.ProtocolTCP
 	}
 	return p
+}
+
+// strs converts the string-typed values of the policy APIs (CIDRs, domain names).
+func strs[T ~string](in []T) []string {
+	var out []string
+	for _, v := range in {
+		out = append(out, string(v))
+	}
+	return out
 }
