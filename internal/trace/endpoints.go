@@ -65,7 +65,7 @@ func unapplied(svc *corev1.Service) bool {
 }
 
 // buildView reads the endpoints of the chosen Service port: slices, else legacy Endpoints, else derived from pods.
-func (r *run) buildView() *endpointView {
+func (r *run) buildView(backends []*corev1.Pod) *endpointView {
 	svc := r.svc
 	slices := r.m.SlicesFor(svc.Namespace, svc.Name)
 	if ok, _ := r.m.Coverage.Covered("EndpointSlice", svc.Namespace); ok && (len(slices) > 0 || !unapplied(svc)) {
@@ -83,7 +83,7 @@ func (r *run) buildView() *endpointView {
 	if unapplied(svc) {
 		v.source = "derived from pods: a Service not applied yet has no EndpointSlices"
 	}
-	for _, p := range r.backends {
+	for _, p := range backends {
 		if len(model.PodIPs(p)) == 0 {
 			continue
 		}
@@ -211,18 +211,14 @@ func (r *run) checkEndpoints() {
 		r.end(mark, report.LayerEndpoints, report.StatusUnknown, "cannot see the pods behind the Service: "+why)
 		return
 	}
-	for _, p := range r.m.PodsMatching(r.svc.Namespace, r.svc.Spec.Selector) {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			r.backends = append(r.backends, p)
-		}
-	}
+	r.backends = unfinishedPods(r.m.PodsMatching(r.svc.Namespace, r.svc.Spec.Selector))
 	if len(r.backends) == 0 {
 		r.selectorMismatch()
 		r.endAuto(mark, report.LayerEndpoints, fmt.Sprintf("no pod matches selector %s", model.LabelString(r.svc.Spec.Selector)))
 		return
 	}
 	r.checkOwners()
-	r.eps = r.buildView()
+	r.eps = r.buildView(r.backends)
 	r.ready = r.eps.readyPods()
 	r.checkStale()
 	ready, serving, term := r.eps.count()

@@ -298,3 +298,14 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// unfinishedPods drops pods that have Succeeded or Failed: the controller gives them no endpoints.
+func unfinishedPods(pods []*corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			out = append(out, p)
+		}
+	}
+	return out
+}

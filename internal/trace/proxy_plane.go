@@ -117,16 +117,6 @@ func (r *run) daemonPods(ds *appsv1.DaemonSet) []*corev1.Pod {
 	return unfinishedPods(r.m.PodsSelected(ds.Namespace, sel))
 }
 
-func unfinishedPods(pods []*corev1.Pod) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, p := range pods {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // kubeProxyAgent finds the kube-proxy DaemonSet and its pods, or kube-proxy static pods.
 func (r *run) kubeProxyAgent() *proxyAgent {
 	ds := r.findDaemonSet([]string{"kube-proxy"}, "k8s-app", "kube-proxy")

@@ -26,11 +26,7 @@ func (r *run) pathEndpoints() (*endpointView, []*corev1.Pod) {
 			return nil, nil
 		}
 	}
-	saved := r.backends
-	r.backends = pods
-	v := r.buildView()
-	r.backends = saved
-	return v, pods
+	return r.buildView(pods), pods
 }
 
 // readyNodes lists the nodes hosting a ready endpoint, sorted, and whether every ready endpoint names its node.
