@@ -411,6 +411,11 @@ func (r *run) coreDNSDeployment(dns *corev1.Service) *appsv1.Deployment {
 	return nil
 }
 
+var (
+	corefileLoop          = regexp.MustCompile(`(?m)^\s*loop\s*$`)
+	corefileForwardResolv = regexp.MustCompile(`(?m)^\s*forward\s+\.\s+/etc/resolv\.conf`)
+)
+
 // coreDNSCause adds the specific reason CoreDNS is down when the objects show it.
 func (r *run) coreDNSCause(pods []*corev1.Pod) {
 	crashing := false
@@ -439,7 +444,7 @@ func (r *run) coreDNSCause(pods []*corev1.Pod) {
 		return
 	}
 	cf := cm.Data["Corefile"]
-	if regexp.MustCompile(`(?m)^\s*loop\s*$`).MatchString(cf) && regexp.MustCompile(`(?m)^\s*forward\s+\.\s+/etc/resolv\.conf`).MatchString(cf) {
+	if corefileLoop.MatchString(cf) && corefileForwardResolv.MatchString(cf) {
 		for _, p := range pods {
 			if strings.Contains(lastTerminationMessage(p), "Loop") || waitingReason(p) == "CrashLoopBackOff" {
 				r.add(report.Finding{Code: "DNS_COREDNS_LOOP", Severity: report.SeverityError, Object: r.obj("ConfigMap", "kube-system", "coredns"), Field: "data.Corefile",

@@ -225,7 +225,10 @@ func readyAddresses(m *model.Cluster, svc *corev1.Service) []string {
 	return out
 }
 
-var corefileZone = regexp.MustCompile(`(?m)^\s*kubernetes\s+([A-Za-z0-9.-]+)`)
+var (
+	corefileZone  = regexp.MustCompile(`(?m)^\s*kubernetes\s+([A-Za-z0-9.-]+)`)
+	kubeletDomain = regexp.MustCompile(`(?m)^clusterDomain:\s*"?([A-Za-z0-9.-]+)`)
+)
 
 // clusterDomain reads the domain from the CoreDNS Corefile or the kubelet config, else cluster.local.
 func clusterDomain(m *model.Cluster) string {
@@ -236,7 +239,7 @@ func clusterDomain(m *model.Cluster) string {
 	}
 	if cm := m.ConfigMaps[model.Key{Namespace: "kube-system", Name: "kubelet-config"}]; cm != nil {
 		for _, v := range cm.Data {
-			if mm := regexp.MustCompile(`(?m)^clusterDomain:\s*"?([A-Za-z0-9.-]+)`).FindStringSubmatch(v); mm != nil {
+			if mm := kubeletDomain.FindStringSubmatch(v); mm != nil {
 				return strings.TrimSuffix(mm[1], ".")
 			}
 		}

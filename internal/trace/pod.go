@@ -25,8 +25,18 @@ type diagnosis struct {
 
 var cniMessage = regexp.MustCompile(`(?i)(NetworkReady=false|network plugin|cni plugin|cni config|NetworkPluginNotReady|failed to (set ?up|setup) network|network for sandbox)`)
 
-// diagnose says why a pod is not ready to serve, nil when it is.
+// diagnose says why a pod is not ready to serve, nil when it is. The endpoints and pod layers
+// both ask, so the answer is kept per pod.
 func (r *run) diagnose(p *corev1.Pod) *diagnosis {
+	if d, ok := r.diags[p]; ok {
+		return d
+	}
+	d := r.diagnosePod(p)
+	r.diags[p] = d
+	return d
+}
+
+func (r *run) diagnosePod(p *corev1.Pod) *diagnosis {
 	if model.PodTerminating(p) {
 		return nil
 	}

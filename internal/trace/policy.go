@@ -102,7 +102,7 @@ func (r *run) policyBlind(dests []*corev1.Pod) string {
 		}
 	}
 	for _, kind := range []string{"ClusterNetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"} {
-		if ok, why := r.m.Coverage.Covered(kind, ""); !ok && !r.m.Coverage.Snapshot {
+		if ok, why := r.m.Coverage.Covered(kind, ""); !ok {
 			return why
 		}
 	}

@@ -346,7 +346,6 @@ func (r *run) checkPods() {
 			}
 			continue
 		}
-		r.podIssues[p.Name] = true
 		key := string(d.code) + "|" + d.object.Kind + "/" + d.object.Name
 		if d.object.Kind == "Pod" {
 			key = string(d.code) + "|" + ownerName(r, p)

@@ -35,12 +35,12 @@ type run struct {
 	targetPod *corev1.Pod // a pod addressed directly (pod ref, pod IP, per-pod name)
 	port      int32       // the port the client connects to
 	protocol  corev1.Protocol
-	viaNode   *corev1.Node    // the node addressed for NodePort traffic from outside
-	ingress   *ingressEntry   // the Ingress a request from outside enters through
-	backends  []*corev1.Pod   // pods behind the Service (selector matches), sorted
-	ready     []*corev1.Pod   // backends with a ready endpoint for the port
-	eps       *endpointView   // what the EndpointSlices say
-	podIssues map[string]bool // pods the pod layer found broken, by name
+	viaNode   *corev1.Node  // the node addressed for NodePort traffic from outside
+	ingress   *ingressEntry // the Ingress a request from outside enters through
+	backends  []*corev1.Pod // pods behind the Service (selector matches), sorted
+	ready     []*corev1.Pod // backends with a ready endpoint for the port
+	eps       *endpointView // what the EndpointSlices say
+	diags     map[*corev1.Pod]*diagnosis
 
 	hops     []report.Hop
 	spans    [][2]int // the findings each hop added
@@ -49,7 +49,7 @@ type run struct {
 
 // Trace walks the path and returns the report.
 func Trace(m *model.Cluster, req Request) report.Trace {
-	r := &run{m: m, req: req, podIssues: map[string]bool{}}
+	r := &run{m: m, req: req, diags: map[*corev1.Pod]*diagnosis{}}
 	r.resolveSource()
 	r.resolveTarget()
 
