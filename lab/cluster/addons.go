@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -71,6 +73,130 @@ func (c *Cluster) serviceEndpoint(ctx context.Context, port int) error {
 		return fmt.Errorf("create endpointslice default/kubernetes: %w", err)
 	}
 	return nil
+}
+
+// The node agents run as DaemonSets in kube-system, labelled k8s-app=NAME, as in
+// real clusters (where reach finds them): one pod on every node, in the node's network
+// namespace, running the host's binary (KubeProxyImage, KubeRouterImage).
+const (
+	KubeProxyDaemonSet  = "kube-proxy"
+	KubeRouterDaemonSet = "kube-router" // firewall only: NetworkPolicy, no Service proxy
+)
+
+// nodeAgent is a DaemonSet of privileged host-network pods that run a host program
+// (hostexec chroots into the host's /), with NODE_NAME for $(NODE_NAME) in args.
+func (c *Cluster) nodeAgent(name, image, program string, args []string, ready *corev1.Probe) *appsv1.DaemonSet {
+	labels := map[string]string{"k8s-app": name}
+	return &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system", Labels: labels},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					HostNetwork:                   true,
+					DNSPolicy:                     corev1.DNSDefault,
+					PriorityClassName:             "system-node-critical",
+					Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+					TerminationGracePeriodSeconds: new(int64(5)),
+					Containers: []corev1.Container{{
+						Name:            name,
+						Image:           image,
+						ImagePullPolicy: corev1.PullNever,
+						Command:         []string{ImageBinary, program},
+						Args:            args,
+						Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+							FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
+						SecurityContext: &corev1.SecurityContext{Privileged: new(true)},
+						ReadinessProbe:  ready,
+						VolumeMounts:    []corev1.VolumeMount{{Name: "host", MountPath: "/host"}},
+					}},
+					Volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
+						HostPath: &corev1.HostPathVolumeSource{Path: "/", Type: new(corev1.HostPathDirectory)}}}},
+				},
+			},
+		},
+	}
+}
+
+// deployKubeProxy creates the kube-proxy DaemonSet; each node's mode is in its
+// DIR/nodes/NODE/kube-proxy.yaml.
+func (c *Cluster) deployKubeProxy(ctx context.Context) error {
+	return c.createDaemonSet(ctx, c.nodeAgent(KubeProxyDaemonSet, KubeProxyImage, c.labBin("kube-proxy"), []string{
+		"--config=" + filepath.Join(c.Dir, "nodes", "$(NODE_NAME)", "kube-proxy.yaml"),
+		"--v=1",
+	}, &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(10256)}},
+		PeriodSeconds: 1, FailureThreshold: 3,
+	}))
+}
+
+// deployKubeRouter creates the kube-router DaemonSet: NetworkPolicy only.
+func (c *Cluster) deployKubeRouter(ctx context.Context) error {
+	return c.createDaemonSet(ctx, c.nodeAgent(KubeRouterDaemonSet, KubeRouterImage, c.labBin("kube-router"), []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--hostname-override=$(NODE_NAME)",
+		"--run-firewall=true",
+		"--run-router=false",
+		"--run-service-proxy=false",
+		"--enable-cni=false",
+		"--health-port=0",
+		"--metrics-port=0",
+		"--v=1",
+	}, nil))
+}
+
+func (c *Cluster) createDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) error {
+	if _, err := c.Clientset.AppsV1().DaemonSets(ds.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
+	}
+	return nil
+}
+
+// kubeProxySynced is the metric kube-proxy sets at each successful IPv4 sync.
+const kubeProxySynced = `kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}`
+
+// waitKubeProxySynced waits until every node's kube-proxy has programmed its rules
+// once. kube-router's first filter-table rewrite must not come earlier: one that
+// lands between kube-proxy's creating its chains and jumping to them fails
+// kube-proxy's first sync, which it does not retry until a Service or EndpointSlice
+// changes.
+func (c *Cluster) waitKubeProxySynced(ctx context.Context) error {
+	for _, n := range c.Nodes {
+		err := c.waitUntil(ctx, "kube-proxy on "+n.Name+" to sync its rules", time.Minute, func(ctx context.Context) (string, error) {
+			out, err := c.NodeExec(ctx, n.Name, c.ProbePath(), "http", "http://127.0.0.1:10249/metrics", "2s")
+			if err != nil {
+				first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+				return "metrics: " + first, nil
+			}
+			if !strings.Contains(out, kubeProxySynced) {
+				return "no successful sync yet", nil
+			}
+			return "", nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitDaemonSetReady waits until the DaemonSet has an updated, ready pod on every
+// lab node.
+func (c *Cluster) WaitDaemonSetReady(ctx context.Context, ns, name string, timeout time.Duration) error {
+	return c.waitUntil(ctx, "daemonset "+ns+"/"+name, timeout, func(ctx context.Context) (string, error) {
+		ds, err := c.Clientset.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err.Error(), nil
+		}
+		want := int32(len(c.Nodes))
+		s := ds.Status
+		if s.ObservedGeneration < ds.Generation || s.DesiredNumberScheduled != want || s.UpdatedNumberScheduled != want || s.NumberReady != want {
+			return fmt.Sprintf("desired %d updated %d ready %d of %d nodes", s.DesiredNumberScheduled, s.UpdatedNumberScheduled, s.NumberReady, want), nil
+		}
+		return "", nil
+	})
 }
 
 // corefile serves the cluster's names only: there is no upstream to forward to.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -76,10 +77,11 @@ type Cluster struct {
 	downErr   error
 }
 
-// Up starts a cluster: the control plane, three nodes (kube-proxy in iptables,
-// nftables and iptables mode), CoreDNS and the kubernetes Service's endpoint. On error
-// nothing is left behind. Leftovers of an earlier lab in the same directory are swept
-// first.
+// Up starts a cluster: the control plane, three nodes, the DaemonSets kube-proxy
+// (iptables, nftables and iptables mode on the three nodes) and kube-router
+// (NetworkPolicy), CoreDNS, the kubernetes Service's endpoint, and the outside
+// machine on the node network (OutsideExec). On error nothing is left behind.
+// Leftovers of an earlier lab in the same directory are swept first.
 func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	c := &Cluster{Dir: opts.Dir, binDir: opts.BinDir, moduleDir: opts.ModuleDir, log: opts.Log}
 	if c.Dir == "" {
@@ -385,17 +387,31 @@ func (c *Cluster) up(ctx context.Context) error {
 	if err := c.registerNodes(ctx); err != nil {
 		return err
 	}
-	for _, n := range c.Nodes {
-		if err := c.startProxies(n); err != nil {
-			return err
-		}
-	}
 	c.logf("nodes registered in %v", time.Since(step).Round(time.Millisecond))
 
 	step = time.Now()
+	if err := c.deployKubeProxy(ctx); err != nil {
+		return err
+	}
 	if err := c.deployCoreDNS(ctx); err != nil {
 		return err
 	}
+	// CoreDNS reaches the apiserver through the kubernetes Service: kube-proxy first,
+	// and kube-router once kube-proxy's rules are in place (waitKubeProxySynced).
+	if err := c.WaitDaemonSetReady(ctx, "kube-system", KubeProxyDaemonSet, 2*time.Minute); err != nil {
+		return err
+	}
+	if err := c.waitKubeProxySynced(ctx); err != nil {
+		return err
+	}
+	if err := c.deployKubeRouter(ctx); err != nil {
+		return err
+	}
+	if err := c.WaitDaemonSetReady(ctx, "kube-system", KubeRouterDaemonSet, 2*time.Minute); err != nil {
+		return err
+	}
+	c.logf("kube-proxy and kube-router ready on every node in %v", time.Since(step).Round(time.Millisecond))
+	step = time.Now()
 	if err := c.waitNodesReady(ctx); err != nil {
 		return err
 	}
@@ -504,20 +520,45 @@ func (c *Cluster) waitUntil(ctx context.Context, what string, timeout time.Durat
 	return nil
 }
 
-// tails is the end of every log of the lab's own processes, for an error message.
+// tails is the end of every log of the lab's own processes and of its kube-system
+// pods (kube-proxy, kube-router, CoreDNS), for an error message.
 func (c *Cluster) tails(n int) string {
 	var b strings.Builder
 	for _, p := range c.procList() {
 		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", p.name, n, p.log, tailFile(p.log, n))
 	}
+	logs := c.systemPodLogs()
+	for _, name := range slices.Sorted(maps.Keys(logs)) {
+		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", name, n, logs[name], tailFile(logs[name], n))
+	}
 	return b.String()
 }
 
-// Logs lists the log files of the lab's processes by name.
+// Logs lists the log files of the lab's processes by name, and those of its
+// kube-system pods' containers as NODE/POD/CONTAINER/RESTART.log.
 func (c *Cluster) Logs() map[string]string {
-	out := map[string]string{}
+	out := c.systemPodLogs()
 	for _, p := range c.procList() {
 		out[p.name] = p.log
+	}
+	return out
+}
+
+// systemPodLogs finds the kubelets' logs of kube-system containers, named
+// NODE/POD/CONTAINER/RESTART.log.
+func (c *Cluster) systemPodLogs() map[string]string {
+	out := map[string]string{}
+	for _, n := range c.Nodes {
+		files, _ := filepath.Glob(filepath.Join(n.dir, "pod-logs", "kube-system_*", "*", "*.log"))
+		for _, f := range files {
+			rel, err := filepath.Rel(filepath.Join(n.dir, "pod-logs"), f)
+			if err != nil {
+				continue
+			}
+			parts := strings.Split(rel, string(filepath.Separator)) // kube-system_POD_UID, CONTAINER, N.log
+			pod := strings.Split(strings.TrimPrefix(parts[0], "kube-system_"), "_")[0]
+			out[n.Name+"/"+pod+"/"+parts[1]+"/"+parts[2]] = f
+		}
 	}
 	return out
 }

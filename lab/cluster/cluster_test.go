@@ -3,10 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,8 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// TestDataplane brings the lab up and checks real traffic: DNS, a Service's ClusterIP,
-// exec and logs through the apiserver, a port bound to 127.0.0.1 only, and a
+// TestDataplane brings the lab up and checks real traffic: kube-proxy and kube-router
+// as DaemonSets with a ready pod on every node, DNS, a Service's ClusterIP, the probe
+// (/probe) inside pods with their own resolv.conf, exec and logs through the
+// apiserver, ports bound to 127.0.0.1 only, a NodePort from the outside machine, and a
 // NetworkPolicy default-deny enforced (the connection fails) and lifted. It needs root, lab/deps.sh and
 // lab/build.sh dataplane, and runs only with REACH_DATAPLANE=1.
 func TestDataplane(t *testing.T) {
@@ -41,7 +46,8 @@ func TestDataplane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("cluster up in %v", time.Since(began).Round(time.Millisecond))
+	upTime := time.Since(began).Round(time.Millisecond)
+	t.Logf("cluster up in %v", upTime)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(c.tails(30))
@@ -50,12 +56,68 @@ func TestDataplane(t *testing.T) {
 		if err := c.Down(); err != nil {
 			t.Errorf("down: %v", err)
 		}
-		t.Logf("cluster down in %v", time.Since(began).Round(time.Millisecond))
+		t.Logf("cluster down in %v (it came up in %v)", time.Since(began).Round(time.Millisecond), upTime)
 		checkNoTrace(t, c.Dir, absent)
 	})
 
 	const ns = "demo"
 	cs := c.Clientset
+	t.Run("node agents", func(t *testing.T) {
+		for _, name := range []string{KubeProxyDaemonSet, KubeRouterDaemonSet} {
+			ds, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds.Labels["k8s-app"] != name || !ds.Spec.Template.Spec.HostNetwork {
+				t.Errorf("daemonset %s: labels %v, hostNetwork %v", name, ds.Labels, ds.Spec.Template.Spec.HostNetwork)
+			}
+			pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=" + name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ready := map[string]string{}
+			for _, p := range pods.Items {
+				for _, cond := range p.Status.Conditions {
+					if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue && p.Status.Phase == corev1.PodRunning {
+						ready[p.Spec.NodeName] = p.Name
+					}
+				}
+			}
+			for _, n := range c.Nodes {
+				pod, ok := ready[n.Name]
+				if !ok {
+					t.Errorf("daemonset %s: no ready pod on %s", name, n.Name)
+					continue
+				}
+				// The pod's process is the host's binary, under its rlab- name, in the
+				// node's network namespace.
+				pid, err := c.ContainerPID(ctx, "kube-system", pod, name)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				comm, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+				netns, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "ns", "net"))
+				var st syscall.Stat_t
+				nodeNS := ""
+				if syscall.Stat(n.NetnsPath(), &st) == nil {
+					nodeNS = fmt.Sprintf("net:[%d]", st.Ino)
+				}
+				want := "rlab-" + name
+				want = want[:min(len(want), 15)] // the kernel keeps 15 bytes of a name
+				if strings.TrimSpace(string(comm)) != want || netns != nodeNS {
+					t.Errorf("pod %s on %s: process %q in %s, want %q in %s", pod, n.Name, strings.TrimSpace(string(comm)), netns, want, nodeNS)
+				}
+			}
+		}
+		ds, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, KubeRouterDaemonSet, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args := strings.Join(ds.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--run-service-proxy=false") {
+			t.Errorf("kube-router args %q lack --run-service-proxy=false", args)
+		}
+	})
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +131,7 @@ func TestDataplane(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Labels: echoLabels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
 					Name: "echo", Image: EchoImage, ImagePullPolicy: corev1.PullNever,
-					Args:  []string{"8080", "127.0.0.1:9090"},
+					Args:  []string{"8080", "127.0.0.1:9090", "--listen=127.0.0.1:9091"},
 					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 					ReadinessProbe: &corev1.Probe{
 						ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("http")}},
@@ -100,6 +162,18 @@ func TestDataplane(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, client, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nodePort := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo-nodeport", Namespace: ns},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeNodePort,
+			Selector: echoLabels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}},
+		},
+	}
+	nodePortLive, err := cs.CoreV1().Services(ns).Create(ctx, nodePort, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	step := time.Now()
@@ -144,6 +218,34 @@ func TestDataplane(t *testing.T) {
 		return out, 0
 	}
 
+	// kube-proxy programs the Service's endpoints a moment after the pods are ready:
+	// wait until each node (and the client) reaches the ClusterIP before the checks.
+	step = time.Now()
+	for _, n := range c.Nodes {
+		var out string
+		err := c.waitUntil(ctx, "service echo from "+n.Name, 30*time.Second, func(ctx context.Context) (string, error) {
+			var err error
+			out, err = c.NodeExec(ctx, n.Name, c.ProbePath(), "tcp", clusterIP+":80", "2s")
+			if err != nil {
+				return out, nil
+			}
+			return "", nil
+		})
+		if err != nil {
+			rules, _ := c.NodeExec(ctx, n.Name, "iptables-save", "-t", "filter")
+			t.Fatalf("%v (last: %q); filter table of %s (%s):\n%s", err, out, n.Name, n.ProxyMode, rules)
+		}
+		t.Logf("service echo answers on %s (%s) after %v", n.Name, n.ProxyMode, time.Since(step).Round(time.Millisecond))
+	}
+	if err := c.waitUntil(ctx, "service echo from the client pod", 30*time.Second, func(ctx context.Context) (string, error) {
+		if out, code := probe("tcp", clusterIP+":80", "2s"); code != 0 {
+			return out, nil
+		}
+		return "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	t.Run("dns", func(t *testing.T) {
 		for _, name := range []string{"echo", "echo.demo.svc.cluster.local", "kubernetes.default"} {
 			out, code := probe("dns", name)
@@ -173,6 +275,79 @@ func TestDataplane(t *testing.T) {
 		if code != 1 || !strings.Contains(out, "connection refused") {
 			t.Errorf("tcp to a port bound to 127.0.0.1: exit %d, %q; want connection refused", code, out)
 		}
+		// --listen=127.0.0.1:9091: refused from another pod, served inside the pod.
+		out, code = probe("tcp", echoPod.Status.PodIP+":9091")
+		if code != 1 || !strings.Contains(out, "connection refused") {
+			t.Errorf("tcp to --listen=127.0.0.1:9091 from another pod: exit %d, %q; want connection refused", code, out)
+		}
+		out, err := c.NsenterExec(ctx, ns, echoPod.Name, "echo", ProbeBinary, "http", "http://127.0.0.1:9091/inside")
+		if err != nil || !strings.Contains(out, "200 OK") || !strings.Contains(out, "port=9091") {
+			t.Errorf("http to --listen=127.0.0.1:9091 inside the echo pod: %v, %q", err, out)
+		}
+	})
+	t.Run("probe in pods", func(t *testing.T) {
+		// The pod's own resolv.conf (search demo.svc.cluster.local ...): a short name.
+		out, err := c.NsenterExec(ctx, ns, "client", "client", ProbeBinary, "dns", "echo")
+		if err != nil || !strings.Contains(out, clusterIP) {
+			t.Errorf("%s dns echo in the client pod: %v, %q; want %s", ProbeBinary, err, out, clusterIP)
+		}
+		out, err = c.NsenterExec(ctx, ns, echoPod.Name, "echo", ProbeBinary, "dns", "kubernetes.default")
+		if err != nil || !strings.Contains(out, "10.96.0.1") {
+			t.Errorf("%s dns kubernetes.default in the echo pod: %v, %q", ProbeBinary, err, out)
+		}
+		out, err = c.NsenterExec(ctx, ns, echoPod.Name, "echo", ProbeBinary, "http", "http://echo/from-echo")
+		if err != nil || !strings.Contains(out, "200 OK") {
+			t.Errorf("%s http echo in the echo pod: %v, %q", ProbeBinary, err, out)
+		}
+	})
+	t.Run("node and outside", func(t *testing.T) {
+		run := func(outside bool, node string, args ...string) (string, int) {
+			argv := append([]string{c.ProbePath()}, args...)
+			var out string
+			var err error
+			if outside {
+				out, err = c.OutsideExec(ctx, argv...)
+			} else {
+				out, err = c.NodeExec(ctx, node, argv...)
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return out, ee.ExitCode()
+			}
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			return out, 0
+		}
+		for _, n := range c.Nodes {
+			if out, code := run(false, n.Name, "tcp", clusterIP+":80", "3s"); code != 0 || !strings.HasPrefix(out, "connected") {
+				t.Errorf("from %s (%s) to the ClusterIP: exit %d, %q", n.Name, n.ProxyMode, code, out)
+			}
+		}
+		np := nodePortLive.Spec.Ports[0].NodePort
+		for _, n := range c.Nodes {
+			url := fmt.Sprintf("http://%s:%d/outside", n.IP, np)
+			var out string
+			err := c.waitUntil(ctx, "NodePort on "+n.Name+" from outside", 30*time.Second, func(ctx context.Context) (string, error) {
+				var code int
+				out, code = run(true, "", "http", url, "3s")
+				if code != 0 || !strings.Contains(out, "200 OK") || !strings.Contains(out, "pod=echo-") {
+					return out, nil
+				}
+				return "", nil
+			})
+			if err != nil {
+				t.Errorf("%s (%s): %v", url, n.ProxyMode, err)
+				continue
+			}
+			t.Logf("outside -> %s (%s): %s", url, n.ProxyMode, strings.ReplaceAll(strings.TrimSpace(out), "\n", " | "))
+		}
+		// No route from outside to the Services or the pods.
+		for _, target := range []string{clusterIP + ":80", echoPod.Status.PodIP + ":8080"} {
+			if out, code := run(true, "", "tcp", target, "2s"); code == 0 {
+				t.Errorf("outside reached %s: %q", target, out)
+			}
+		}
 	})
 	t.Run("exec and logs through the apiserver", func(t *testing.T) {
 		stdout, stderr, err := c.Exec(ctx, ns, "client", "client", ImageBinary, "tcp", "echo:80")
@@ -180,7 +355,7 @@ func TestDataplane(t *testing.T) {
 			t.Errorf("exec: %v, stdout %q stderr %q", err, stdout, stderr)
 		}
 		b, err := cs.CoreV1().Pods(ns).GetLogs(echoPod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-		if err != nil || !strings.Contains(string(b), "listening on") {
+		if err != nil || !strings.Contains(string(b), "listening on") || !strings.Contains(string(b), "listening on 127.0.0.1:9091/tcp") {
 			t.Errorf("logs: %v, %q", err, b)
 		}
 	})

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -17,6 +19,10 @@ const (
 	hostVeth    = "rlab0"             // the host's end of its link to br0
 	hostIP      = "172.18.0.1"
 	nodeSubnet  = "172.18.0.0/24"
+	outsideNet  = netnsPrefix + "outside" // the machine outside the cluster
+	// OutsideIP is the address of the outside machine (OutsideExec) on the node
+	// network: no node's, no route to the pods or Services.
+	OutsideIP = "172.18.0.100"
 	// ClusterCIDR holds every node's pod range, 10.244.N.0/24 for node N.
 	ClusterCIDR = "10.244.0.0/16"
 	// ServiceCIDR is the apiserver's IPv4 service range.
@@ -25,8 +31,8 @@ const (
 	DNSServiceIP = "10.96.0.10"
 )
 
-// Node is one node of the lab: a network namespace with its own containerd, kubelet,
-// kube-proxy and kube-router.
+// Node is one node of the lab: a network namespace with its own containerd and
+// kubelet, running the kube-proxy and kube-router DaemonSets' pods.
 type Node struct {
 	Name      string // the Node object's name, node-a, node-b, ...
 	Index     int
@@ -81,7 +87,8 @@ func nsSysctl(ctx context.Context, netns string, kv ...string) error {
 // setupNetwork makes the node network and each node's namespace: eth0 on br0 at the
 // node's IP, an empty bridge cni0 at the pod gateway (the CNI bridge plugin adds the
 // pods), routes to the other nodes' pods, and the host's veth with routes to the pod
-// ranges (the pods' replies from the apiserver's forwarder).
+// ranges (the pods' replies from the apiserver's forwarder); and the outside machine,
+// a namespace on br0 at OutsideIP with no route beyond the node subnet.
 func setupNetwork(ctx context.Context, nodes []Node) error {
 	lines := []string{
 		"netns add " + nodeNet,
@@ -92,6 +99,12 @@ func setupNetwork(ctx context.Context, nodes []Node) error {
 		"-n " + nodeNet + " link set host master br0 up",
 		"addr add " + hostIP + "/24 dev " + hostVeth,
 		"link set " + hostVeth + " up",
+		"netns add " + outsideNet,
+		"-n " + outsideNet + " link set lo up",
+		"-n " + nodeNet + " link add outside type veth peer name eth0 netns " + outsideNet,
+		"-n " + nodeNet + " link set outside master br0 up",
+		"-n " + outsideNet + " addr add " + OutsideIP + "/24 dev eth0",
+		"-n " + outsideNet + " link set eth0 up",
 	}
 	for _, n := range nodes {
 		ns := "-n " + n.Netns + " "
@@ -125,4 +138,42 @@ func setupNetwork(ctx context.Context, nodes []Node) error {
 		}
 	}
 	return nil
+}
+
+// NodeExec runs a host program (argv[0] a path on the host, such as ProbePath) in
+// the network namespace of the named node, as a process on that node would run. The
+// error carries the output; a non-zero exit is an *exec.ExitError.
+func (c *Cluster) NodeExec(ctx context.Context, node string, argv ...string) (string, error) {
+	n, ok := c.Node(node)
+	if !ok {
+		return "", fmt.Errorf("no lab node %q", node)
+	}
+	return netnsExec(ctx, n.Netns, argv)
+}
+
+// OutsideExec runs a host program (argv[0] a path on the host, such as ProbePath) on
+// the outside machine: a network namespace on the node network at OutsideIP, with no
+// route to the pods or Services, as a client outside the cluster. The error carries
+// the output; a non-zero exit is an *exec.ExitError.
+func (c *Cluster) OutsideExec(ctx context.Context, argv ...string) (string, error) {
+	return netnsExec(ctx, outsideNet, argv)
+}
+
+// ProbePath is the host path of the lab's client (lab/cmd/lab-client, the image's
+// ProbeBinary), for NodeExec and OutsideExec: "dns NAME", "tcp HOST:PORT", "http URL",
+// "udp HOST:PORT", each with an optional TIMEOUT.
+func (c *Cluster) ProbePath() string { return filepath.Join(c.Dir, "images", "lab-client") }
+
+func netnsExec(ctx context.Context, netns string, argv []string) (string, error) {
+	if len(argv) == 0 {
+		return "", fmt.Errorf("run in %s: no program", netns)
+	}
+	args := append([]string{"--net=" + netnsPath(netns), "--"}, argv...)
+	cmd := exec.CommandContext(ctx, "nsenter", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("in %s: %s: %w: %s", netns, strings.Join(argv, " "), err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
 }

@@ -101,9 +101,27 @@ imageGCLowThresholdPercent: 99
 `, cgroupRoot, n.Name, n.containerdSocket(), DNSServiceIP, n.IP, resolvConf, filepath.Join(n.dir, "pod-logs"))
 }
 
+// kubeProxyConfig is the node's KubeProxyConfiguration, which its kube-proxy pod
+// reads from the host (the DaemonSet is one for all nodes, the modes differ).
+func (n Node) kubeProxyConfig(kubeconfig string) string {
+	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+hostnameOverride: %[1]s
+mode: %[2]s
+clusterCIDR: %[3]s
+conntrack:
+  maxPerCore: 0
+nodePortAddresses: [primary]
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+clientConnection:
+  kubeconfig: %[4]s
+`, n.Name, n.ProxyMode, ClusterCIDR, kubeconfig)
+}
+
 // startNode writes the node's configs and starts its containerd, then loads the
-// images, then starts its kubelet. kube-proxy and kube-router wait for the Node
-// object (startProxies).
+// images, then starts its kubelet. kube-proxy and kube-router come as DaemonSet pods
+// once the Node object exists (deployKubeProxy, deployKubeRouter).
 func (c *Cluster) startNode(ctx context.Context, n Node, archive string) error {
 	for _, d := range []string{"containerd", "cni", "cni-ipam", "kubelet", "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
@@ -114,6 +132,7 @@ func (c *Cluster) startNode(ctx context.Context, n Node, archive string) error {
 		"containerd.toml":      n.containerdConfig(),
 		"cni/10-rlab.conflist": n.cniConfig(),
 		"kubelet.yaml":         n.kubeletConfig(filepath.Join(c.Dir, "resolv.conf")),
+		"kube-proxy.yaml":      n.kubeProxyConfig(c.Kubeconfig),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(n.dir, name), []byte(content), 0o644); err != nil {
@@ -144,36 +163,6 @@ func (c *Cluster) startNode(ctx context.Context, n Node, archive string) error {
 		"--hostname-override", n.Name,
 		"--node-ip", n.IP,
 		"--root-dir", filepath.Join(n.dir, "kubelet"),
-		"--v", "1",
-	)
-	return err
-}
-
-// startProxies starts the node's kube-proxy and kube-router (firewall only, for
-// NetworkPolicy).
-func (c *Cluster) startProxies(n Node) error {
-	if _, err := c.start("kube-proxy-"+n.Name, n.Netns, c.labBin("kube-proxy"),
-		"--kubeconfig", c.Kubeconfig,
-		"--hostname-override", n.Name,
-		"--proxy-mode", n.ProxyMode,
-		"--cluster-cidr", ClusterCIDR,
-		"--conntrack-max-per-core", "0",
-		"--nodeport-addresses", "primary",
-		"--metrics-bind-address", "127.0.0.1:10249",
-		"--healthz-bind-address", "127.0.0.1:10256",
-		"--v", "1",
-	); err != nil {
-		return err
-	}
-	_, err := c.start("kube-router-"+n.Name, n.Netns, c.labBin("kube-router"),
-		"--kubeconfig", c.Kubeconfig,
-		"--hostname-override", n.Name,
-		"--run-firewall=true",
-		"--run-router=false",
-		"--run-service-proxy=false",
-		"--enable-cni=false",
-		"--health-port", "0",
-		"--metrics-port", "0",
 		"--v", "1",
 	)
 	return err
