@@ -32,6 +32,9 @@ func (e *LoadError) Error() string {
 type doc struct {
 	obj  *unstructured.Unstructured
 	from model.Origin
+	// listed names the kind of a typed list (a PodList, ...), which says the snapshot
+	// holds every object of that kind, even when it holds none; obj is nil then.
+	listed string
 }
 
 // Files reads snapshots: files, directories (recursively, including the layout of
@@ -58,6 +61,10 @@ func Files(paths []string, stdin io.Reader) (*model.Cluster, []*LoadError, error
 		}
 	}
 	for _, d := range docs {
+		if d.obj == nil {
+			c.Coverage.MarkSeen(d.listed, "")
+			continue
+		}
 		obj, err := Typed(d.obj)
 		if err != nil {
 			bad = append(bad, &LoadError{File: d.from.File, Line: d.from.Line, Err: err})

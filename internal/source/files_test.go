@@ -134,3 +134,23 @@ func TestFilesMissingPath(t *testing.T) {
 		t.Fatal("want an error for a missing path")
 	}
 }
+
+// An empty typed list says the snapshot holds every object of its kind, and there are
+// none; an empty kind: List says nothing about any kind.
+func TestFilesEmptyTypedListCoversItsKind(t *testing.T) {
+	dir := t.TempDir()
+	data := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicyList\nitems: []\n---\napiVersion: v1\nkind: List\nitems: []\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"
+	if err := os.WriteFile(filepath.Join(dir, "snap.yaml"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, bad, err := Files([]string{dir}, nil)
+	if err != nil || len(bad) != 0 {
+		t.Fatalf("err %v bad %v", err, bad)
+	}
+	if ok, why := m.Coverage.Covered("NetworkPolicy", "shop"); !ok {
+		t.Errorf("NetworkPolicy in shop not covered: %s", why)
+	}
+	if ok, _ := m.Coverage.Covered("Service", "shop"); ok {
+		t.Error("Service covered by an empty kind: List")
+	}
+}

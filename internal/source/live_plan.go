@@ -43,14 +43,10 @@ func targetNamespaces(t ref.Ref, srcNS string, f found) []string {
 		dnsNamespaces(t.Name, srcNS, f, set)
 	case ref.Address:
 		addressNamespaces(t.Name, f, set)
+		// the address may be a node's, and the port a node port
+		nodePortNamespaces(t.Port, f, set)
 	case ref.Node:
-		for _, s := range f.services {
-			for _, p := range s.Spec.Ports {
-				if p.NodePort != 0 && p.NodePort == t.Port {
-					set[s.Namespace] = true
-				}
-			}
-		}
+		nodePortNamespaces(t.Port, f, set)
 	default:
 		if ns := objectNamespace(t); ns != "" {
 			set[ns] = true
@@ -62,6 +58,17 @@ func targetNamespaces(t ref.Ref, srcNS string, f found) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// nodePortNamespaces adds the namespaces of Services with a node port of that number.
+func nodePortNamespaces(port int32, f found, set map[string]bool) {
+	for _, s := range f.services {
+		for _, p := range s.Spec.Ports {
+			if p.NodePort != 0 && p.NodePort == port {
+				set[s.Namespace] = true
+			}
+		}
+	}
 }
 
 // dnsNamespaces: the client's own namespace (the first search domain), the namespaces of

@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -86,20 +85,10 @@ func (f *fetcher) discover(b *batch, t ref.Ref) {
 	case ref.Address:
 		sel := fields.OneTermEqualSelector("status.podIP", t.Name).String()
 		f.listTask(b, typedSpec(f.cs, "Pod"), "", metav1.ListOptions{FieldSelector: sel})
-		b.add("find Service "+t.Name, func(ctx context.Context) error { return f.servicesByIP(ctx, t.Name) })
+		// every Service: the address can be a ClusterIP, an external or load-balancer
+		// IP (no field selects those), or a node's, with a node port of any namespace
+		f.listTask(b, typedSpec(f.cs, "Service"), "", metav1.ListOptions{})
 	}
-}
-
-// servicesByIP selects Services by clusterIP; a server that cannot select on that field
-// gets one paged list of every Service instead.
-func (f *fetcher) servicesByIP(ctx context.Context, ip string) error {
-	s := typedSpec(f.cs, "Service")
-	o := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.clusterIP", ip).String()}
-	items, err := collect(ctx, s, "", o)
-	if apierrors.IsBadRequest(err) {
-		return f.list(ctx, s, "", metav1.ListOptions{})
-	}
-	return f.file(s, "", o, items, err)
 }
 
 // byName queues a get of one end when the list of its kind in its namespace was forbidden:

@@ -158,6 +158,9 @@ func objects(name string, n, line int, m map[string]interface{}, lineOf func(int
 	}
 	var docs []doc
 	var bad []*LoadError
+	if kind != "List" && strings.HasSuffix(kind, "List") {
+		docs = append(docs, doc{listed: strings.TrimSuffix(kind, "List"), from: model.Origin{File: name, Line: line}})
+	}
 	for i, it := range items {
 		im, ok := it.(map[string]interface{})
 		if !ok {

@@ -119,8 +119,10 @@ func resolveName(m *model.Cluster, rv resolver, name, domain string) *resolution
 			if isSearchDomain(rv, fqdn, domain) {
 				continue
 			}
-			// first candidate outside the cluster domain: the upstream resolvers answer it
-			if fqdn == strings.TrimSuffix(name, ".") {
+			// first candidate outside the cluster domain: the upstream resolvers answer it,
+			// unless a search candidate named a headless Service: then the name is that
+			// Service's per-pod name, missing or not ready
+			if fqdn == strings.TrimSuffix(name, ".") && res.noSuchPod == nil && res.notReady == nil {
 				res.external, res.fqdn = true, fqdn
 				return res
 			}

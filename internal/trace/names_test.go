@@ -75,6 +75,11 @@ func TestResolveName(t *testing.T) {
 		{name: "per-pod name of unready pod", query: "postgres-1.postgres.data.svc.cluster.local", ns: "data", notReady: true},
 		{name: "pod ip name", query: "10-244-1-5.data.pod.cluster.local", ns: "shop", wantFQDN: "10-244-1-5.data.pod.cluster.local", wantPod: "postgres-0"},
 		{name: "typo", query: "cartt", ns: "shop"},
+		// a dotted relative name whose search candidate names a headless Service is that
+		// Service's per-pod name, not an upstream one
+		{name: "missing per-pod name relative", query: "postgres-2.postgres", ns: "data", firstTried: "postgres-2.postgres.data.svc.cluster.local"},
+		{name: "unready per-pod name relative", query: "postgres-1.postgres", ns: "data", notReady: true},
+		{name: "ready per-pod name relative", query: "postgres-0.postgres", ns: "data", wantFQDN: "postgres-0.postgres.data.svc.cluster.local", wantPod: "postgres-0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +104,9 @@ func TestResolveName(t *testing.T) {
 			}
 			if res.external != tt.external {
 				t.Errorf("external %v, want %v", res.external, tt.external)
+			}
+			if strings.HasPrefix(tt.query, "postgres-2.") && res.noSuchPod == nil {
+				t.Error("noSuchPod not set")
 			}
 			if (res.notReady != nil) != tt.notReady {
 				t.Errorf("notReady %v, want %v", res.notReady != nil, tt.notReady)
