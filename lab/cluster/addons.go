@@ -199,8 +199,10 @@ func (c *Cluster) WaitDaemonSetReady(ctx context.Context, ns, name string, timeo
 	})
 }
 
-// corefile serves the cluster's names only: there is no upstream to forward to.
-const corefile = `.:53 {
+// corefile serves the cluster's names; every other name gets NXDOMAIN, as the
+// upstream resolvers of a real cluster answer for a name that does not exist (the lab
+// has no upstream: nothing outside it exists).
+const corefile = `cluster.local in-addr.arpa ip6.arpa {
     errors
     log
     health :8080
@@ -211,6 +213,13 @@ const corefile = `.:53 {
         fallthrough in-addr.arpa ip6.arpa
     }
     cache 30
+}
+. {
+    errors
+    log
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
 }
 `
 

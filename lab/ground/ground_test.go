@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"reach/internal/cli"
@@ -93,11 +94,24 @@ func realise(t *testing.T, c *cluster.Cluster, s *scenario.Dataplane) []row {
 		}
 	}
 	t.Cleanup(func() {
-		bg := metav1.DeletePropagationBackground
+		// the next scenario starts from a cluster without this one's objects
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
 		for _, ns := range s.Namespaces {
-			if err := cs.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), ns, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+			if err := cs.CoreV1().Namespaces().Delete(dctx, ns, metav1.DeleteOptions{}); err != nil {
 				t.Errorf("delete namespace %s: %v", ns, err)
 			}
+		}
+		err := poll(dctx, "namespaces "+strings.Join(s.Namespaces, ", ")+" to go", 2*time.Minute, func(ctx context.Context) (string, error) {
+			for _, ns := range s.Namespaces {
+				if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					return "namespace " + ns + " still there", nil
+				}
+			}
+			return "", nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	})
 	undo, err := applySetup(ctx, cs, s.Setup)

@@ -26,7 +26,7 @@ const (
 func (o Outcome) dnsLike() bool { return o == NXDomain || o == DNSFailed }
 
 // stepTimeout bounds every probe step.
-const stepTimeout = 4 * time.Second
+const stepTimeout = 6 * time.Second
 
 // runner runs one program with its arguments where the probe's source is, returning
 // its output; a non-zero exit is an error wrapping *exec.ExitError.

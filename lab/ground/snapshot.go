@@ -12,9 +12,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// snapshot reads what a user would dump with kubectl get -A -o yaml for the kinds
-// reach reads, and returns it as one kind: List document. Managed fields are left out
-// and items are sorted, so two snapshots of the same state read the same.
+// snapshot reads every object of the kinds reach reads, as the API lists them, and
+// returns one typed list (PodList, ...) per kind as YAML documents: an empty typed list
+// still says there are none of its kind. Managed fields are left out and items are
+// sorted.
 func snapshot(ctx context.Context, cs kubernetes.Interface) ([]byte, error) {
 	all := metav1.ListOptions{}
 	type kind struct {
@@ -39,7 +40,7 @@ func snapshot(ctx context.Context, cs kubernetes.Interface) ([]byte, error) {
 		{"networking.k8s.io/v1", "Ingress", func() (runtime.Object, error) { return net.Ingresses("").List(ctx, all) }},
 		{"networking.k8s.io/v1", "IngressClass", func() (runtime.Object, error) { return net.IngressClasses().List(ctx, all) }},
 	}
-	var items []map[string]any
+	var out []byte
 	for _, k := range kinds {
 		list, err := k.list()
 		if err != nil {
@@ -62,9 +63,16 @@ func snapshot(ctx context.Context, cs kubernetes.Interface) ([]byte, error) {
 			group = append(group, u)
 		}
 		sort.Slice(group, func(i, j int) bool { return objKey(group[i]) < objKey(group[j]) })
-		items = append(items, group...)
+		if group == nil {
+			group = []map[string]any{}
+		}
+		doc, err := yaml.Marshal(map[string]any{"apiVersion": k.apiVersion, "kind": k.kind + "List", "items": group})
+		if err != nil {
+			return nil, fmt.Errorf("write %s list: %w", k.kind, err)
+		}
+		out = append(append(out, "---\n"...), doc...)
 	}
-	return yaml.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	return out, nil
 }
 
 func objKey(u map[string]any) string {

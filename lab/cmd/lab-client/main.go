@@ -8,6 +8,7 @@
 //	lab-client http URL [TIMEOUT]       GET, print the status line and the body
 //	lab-client udp HOST:PORT [TIMEOUT]  send a datagram, print the reply
 //
+// A host name is resolved first, so a failure to resolve reads "error: lookup NAME ...".
 // A failure prints "error: ..." and exits 1; a timeout exits 2.
 package main
 
@@ -55,6 +56,9 @@ func main() {
 			fmt.Println(a)
 		}
 	case "tcp":
+		if host, _, err := net.SplitHostPort(target); err == nil {
+			resolve(ctx, host)
+		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", target)
 		if err != nil {
@@ -67,6 +71,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
+		resolve(ctx, req.URL.Hostname())
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			fail(err)
@@ -78,6 +83,9 @@ func main() {
 		}
 		fmt.Printf("%s\n%s", resp.Status, body)
 	case "udp":
+		if host, _, err := net.SplitHostPort(target); err == nil {
+			resolve(ctx, host)
+		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "udp", target)
 		if err != nil {
@@ -97,6 +105,21 @@ func main() {
 		os.Stdout.Write(buf[:n])
 	default:
 		fail(fmt.Errorf("unknown mode %q", os.Args[1]))
+	}
+}
+
+// resolve looks a host name up first, so that a failure to resolve is told apart from
+// a failure to connect: it fails with "lookup NAME: ...".
+func resolve(ctx context.Context, host string) {
+	if host == "" || net.ParseIP(host) != nil {
+		return
+	}
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) {
+			fail(err) // already reads "lookup NAME on SERVER: ..."
+		}
+		fail(fmt.Errorf("lookup %s: %w", host, err))
 	}
 }
 
