@@ -371,3 +371,22 @@ func TestLiveNetworkPlugin(t *testing.T) {
 		t.Error("matrix: flannel DaemonSet not read")
 	}
 }
+
+// An address can be a node's, and its port a node port of a Service in any namespace:
+// the namespace of that Service is read.
+func TestLiveNodeAddressWithNodePort(t *testing.T) {
+	objs := append(fixture(),
+		&corev1.Namespace{ObjectMeta: om("", "edge", nil)},
+		&corev1.Service{ObjectMeta: om("edge", "gateway", nil), Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.40",
+			Ports: []corev1.ServicePort{{Port: 80, NodePort: 30080}}}},
+		&corev1.Pod{ObjectMeta: om("edge", "gateway-1", nil)},
+	)
+	cs, dyn := newFakes(objs...)
+	c := load(t, cs, dyn, "outside", "172.18.0.4:30080")
+	if c.Service("edge", "gateway") == nil {
+		t.Fatal("the NodePort Service was not read")
+	}
+	if ok, why := c.Coverage.Covered("Pod", "edge"); !ok {
+		t.Errorf("pods of the NodePort Service's namespace not read: %s", why)
+	}
+}
