@@ -44,7 +44,7 @@ var binaries = []string{
 }
 
 // commands are what lab/deps.sh installs.
-var commands = []string{"ip", "nsenter", "sysctl", "socat", "runc", "iptables", "ip6tables", "nft", "ipset", "conntrack"}
+var commands = []string{"ip", "nsenter", "unshare", "mount", "findmnt", "sysctl", "socat", "runc", "iptables", "ip6tables", "nft", "ipset", "conntrack"}
 
 var cniPlugins = []string{"bridge", "host-local", "loopback", "portmap"}
 

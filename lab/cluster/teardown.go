@@ -15,9 +15,11 @@ import (
 )
 
 // hostPaths are places outside the lab's directory that its programs create whatever
-// they are told (the kubelet's device-plugin socket and container-log links, libcni's
-// result cache, the shims' sockets, the iptables lock, ip netns' mount). The lab
-// notes which did not exist before it started and removes those at teardown.
+// they are told (/var/lib/kubelet, which the lab makes as the mount point of each
+// kubelet's private one, see kubeletNamespaceScript; the kubelets' container-log
+// links, libcni's result cache, the shims' sockets, the iptables lock, ip netns'
+// mount). The lab notes which did not exist before it started and removes those at
+// teardown.
 var hostPaths = []string{
 	"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni", "/etc/cni",
 	"/run/containerd", "/var/lib/containerd", "/opt/containerd", "/run/nri", "/var/run/nri",
@@ -169,53 +171,115 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
+// unmountUnder detaches every mount at or below dir. A mount already gone (EINVAL: no
+// longer a mount point, ENOENT) is what was wanted; any other failure is reported
+// with the mounts that are still there.
 func unmountUnder(dir string) error {
+	failed := map[string]error{}
 	for range 10 {
 		mps := mountsUnder(dir)
 		if len(mps) == 0 {
 			return nil
 		}
 		for _, mp := range mps {
-			_ = syscall.Unmount(mp, syscall.MNT_DETACH)
+			err := syscall.Unmount(mp, syscall.MNT_DETACH)
+			if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+				failed[mp] = err
+			}
 		}
 	}
-	if mps := mountsUnder(dir); len(mps) > 0 {
-		return fmt.Errorf("still mounted under %s: %v", dir, mps)
+	mps := mountsUnder(dir)
+	if len(mps) == 0 {
+		return nil
+	}
+	var why []string
+	for _, mp := range mps {
+		if err := failed[mp]; err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", mp, err))
+		}
+	}
+	err := fmt.Errorf("still mounted under %s: %v", dir, mps)
+	if len(why) > 0 {
+		err = fmt.Errorf("%w (%s)", err, strings.Join(why, "; "))
+	}
+	return err
+}
+
+// goneTimeout is how long a teardown step that failed waits for what it was removing
+// to vanish anyway: a veth goes a moment after its peer's namespace, and the kernel
+// forgets its name (ip: "Cannot find device") before its /sys/class/net entry.
+const goneTimeout = 2 * time.Second
+
+// gone reports whether path no longer exists.
+func gone(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// waitGone waits up to timeout for path to vanish and reports whether it did.
+func waitGone(path string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !gone(path) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// unlessGone is err, the failure to remove the thing at path, unless the thing is
+// gone anyway (it vanished between a check and the removal): a teardown wants it gone,
+// not to be the one who removed it. A thing still there is a real failure.
+func unlessGone(err error, path string) error {
+	if err == nil || waitGone(path, goneTimeout) {
+		return nil
+	}
+	return err
+}
+
+// removeFile removes a file or an empty directory; one already gone is removed.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
 
+func linkPath(name string) string { return filepath.Join("/sys/class/net", name) }
+
 // deleteNetwork removes the lab's network namespaces (the nodes' and the node
 // network's, taking their veths and bridges along) and the host's end of its veth.
+// Whatever is already gone counts as removed: the veth in particular goes by itself
+// once rlab-net is deleted, at a moment of the kernel's choosing.
 func deleteNetwork() error {
 	ctx := context.Background()
 	var errs []error
-	entries, _ := os.ReadDir(netnsDir)
+	entries, err := os.ReadDir(netnsDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), netnsPrefix) {
-			if _, err := run(ctx, "ip", "netns", "delete", e.Name()); err != nil {
-				errs = append(errs, err)
-			}
+			_, err := run(ctx, "ip", "netns", "delete", e.Name())
+			errs = append(errs, unlessGone(err, netnsPath(e.Name())))
 		}
 	}
-	if _, err := os.Stat("/sys/class/net/" + hostVeth); err == nil {
-		if _, err := run(ctx, "ip", "link", "delete", hostVeth); err != nil {
-			errs = append(errs, err)
+	// The veth's peer was in rlab-net: give the kernel a moment to take it along
+	// before deleting it here.
+	if link := linkPath(hostVeth); !waitGone(link, time.Second) {
+		_, err := run(ctx, "ip", "link", "delete", hostVeth)
+		if err = unlessGone(err, link); err == nil && !waitGone(link, goneTimeout) {
+			err = fmt.Errorf("%s still there after ip link delete", hostVeth)
 		}
-	}
-	// A veth goes away a moment after its namespace.
-	for i := 0; i < 50; i++ {
-		if _, err := os.Stat("/sys/class/net/" + hostVeth); err != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // removeHostPaths removes the host paths the lab created. A /var/log/containers that
 // was there before keeps everything but the links into dir; /run/netns stays while
-// another namespace is in it.
+// another namespace is in it. What is already gone counts as removed.
 func removeHostPaths(dir string, created []string) error {
 	var errs []error
 	if !slices.Contains(created, "/var/log/containers") {
@@ -223,7 +287,7 @@ func removeHostPaths(dir string, created []string) error {
 		for _, e := range entries {
 			p := filepath.Join("/var/log/containers", e.Name())
 			if t, err := os.Readlink(p); err == nil && strings.HasPrefix(t, dir+"/") {
-				errs = append(errs, os.Remove(p))
+				errs = append(errs, removeFile(p))
 			}
 		}
 	}
@@ -231,7 +295,11 @@ func removeHostPaths(dir string, created []string) error {
 		if p == netnsDir {
 			if entries, err := os.ReadDir(p); err == nil && len(entries) == 0 {
 				_ = syscall.Unmount(p, syscall.MNT_DETACH)
-				errs = append(errs, os.Remove(p))
+				// Another program's namespace may have come in the meantime: then
+				// the directory is theirs to keep.
+				if err := removeFile(p); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+					errs = append(errs, err)
+				}
 			}
 			continue
 		}
