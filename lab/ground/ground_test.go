@@ -33,6 +33,10 @@ const root = "../../testdata/dataplane"
 // they follow change.
 const settleWait = 15 * time.Second
 
+// policyDelay is how long kube-router is given to apply the policies once the cluster
+// settled, before the first packet: it applies a change within about a second.
+const policyDelay = 2 * time.Second
+
 // row is one line of the agreement table.
 type row struct {
 	scenario, name      string
@@ -138,6 +142,11 @@ func realise(t *testing.T, c *cluster.Cluster, s *scenario.Dataplane) []row {
 	if err := c.Lab.WaitForEndpointSlices(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := waitProxiesSynced(ctx, c, s.Setup.StopProxyOn); err != nil {
+		t.Fatal(err)
+	}
+	// kube-router has no such signal: it applies policies a moment after they change
+	time.Sleep(policyDelay)
 	snap, err := snapshot(ctx, cs)
 	if err != nil {
 		t.Fatal(err)
