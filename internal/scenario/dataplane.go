@@ -2,12 +2,7 @@ package scenario
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // Dataplane is one directory under testdata/dataplane: a scenario realised as real
@@ -62,31 +57,7 @@ const SnapshotFile = "snapshot.yaml"
 
 // LoadDataplane reads every dataplane scenario under root, sorted by name.
 func LoadDataplane(root string) ([]*Dataplane, error) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil, fmt.Errorf("read dataplane scenarios: %w", err)
-	}
-	var out []*Dataplane
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		data, err := os.ReadFile(filepath.Join(dir, "scenario.yaml"))
-		if err != nil {
-			return nil, fmt.Errorf("read scenario %s: %w", e.Name(), err)
-		}
-		s := &Dataplane{Name: e.Name(), Dir: dir}
-		if err := yaml.UnmarshalStrict(data, s); err != nil {
-			return nil, fmt.Errorf("parse %s/scenario.yaml: %w", e.Name(), err)
-		}
-		if err := s.validate(); err != nil {
-			return nil, fmt.Errorf("%s/scenario.yaml: %w", e.Name(), err)
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return loadDirs(root, func(name, dir string) *Dataplane { return &Dataplane{Name: name, Dir: dir} }, (*Dataplane).validate)
 }
 
 func (s *Dataplane) validate() error {

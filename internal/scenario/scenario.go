@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"sigs.k8s.io/yaml"
 )
@@ -58,11 +57,17 @@ type Live struct {
 
 // Load reads every scenario under root, sorted by name.
 func Load(root string) ([]*Scenario, error) {
+	return loadDirs(root, func(name, dir string) *Scenario { return &Scenario{Name: name, Dir: dir} }, nil)
+}
+
+// loadDirs reads the scenario.yaml of every directory under root into a new T, strictly,
+// and checks it with validate when given; sorted by directory name, as os.ReadDir gives them.
+func loadDirs[T any](root string, newT func(name, dir string) *T, validate func(*T) error) ([]*T, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("read scenarios: %w", err)
 	}
-	var out []*Scenario
+	var out []*T
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -72,13 +77,17 @@ func Load(root string) ([]*Scenario, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read scenario %s: %w", e.Name(), err)
 		}
-		s := &Scenario{Name: e.Name(), Dir: dir}
+		s := newT(e.Name(), dir)
 		if err := yaml.UnmarshalStrict(data, s); err != nil {
 			return nil, fmt.Errorf("parse %s/scenario.yaml: %w", e.Name(), err)
 		}
+		if validate != nil {
+			if err := validate(s); err != nil {
+				return nil, fmt.Errorf("%s/scenario.yaml: %w", e.Name(), err)
+			}
+		}
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 

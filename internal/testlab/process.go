@@ -98,8 +98,8 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// tailFile returns the last n lines of a file.
-func tailFile(path string, n int) string {
+// TailFile returns the last n lines of a file, for an error message.
+func TailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(read %s: %v)", path, err)
@@ -115,7 +115,7 @@ func tailFile(path string, n int) string {
 func (l *Lab) tails(n int) string {
 	var b strings.Builder
 	for _, p := range l.procs {
-		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", p.name, n, p.log, tailFile(p.log, n))
+		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", p.name, n, p.log, TailFile(p.log, n))
 	}
 	return b.String()
 }
@@ -124,6 +124,6 @@ func (l *Lab) tails(n int) string {
 func (l *Lab) LogTails(t testing.TB, n int) {
 	t.Helper()
 	for _, p := range l.procs {
-		t.Logf("--- %s (last %d lines) ---\n%s", p.name, n, tailFile(p.log, n))
+		t.Logf("--- %s (last %d lines) ---\n%s", p.name, n, TailFile(p.log, n))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,24 +155,33 @@ func (c *Cluster) createDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) err
 	return nil
 }
 
-// kubeProxySynced is the metric kube-proxy sets at each successful IPv4 sync.
-const kubeProxySynced = `kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}`
+// kube-proxy's gauges: when it last applied its rules, and when it was last told of a
+// change.
+const (
+	kubeProxySynced = `kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}`
+	kubeProxyQueued = `kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv4"}`
+)
 
-// waitKubeProxySynced waits until every node's kube-proxy has programmed its rules
-// once. kube-router's first filter-table rewrite must not come earlier: one that
-// lands between kube-proxy's creating its chains and jumping to them fails
-// kube-proxy's first sync, which it does not retry until a Service or EndpointSlice
-// changes.
-func (c *Cluster) waitKubeProxySynced(ctx context.Context) error {
+// WaitKubeProxySynced waits until the kube-proxy of every node but skip has applied
+// every change it was told of, read from its metrics: settled EndpointSlices are not
+// yet rules on the nodes. At bring-up it also orders kube-router after kube-proxy:
+// a filter-table rewrite of kube-router that lands between kube-proxy's creating its
+// chains and jumping to them fails kube-proxy's first sync, which it does not retry
+// until a Service or EndpointSlice changes.
+func (c *Cluster) WaitKubeProxySynced(ctx context.Context, skip string) error {
 	for _, n := range c.Nodes {
-		err := c.waitUntil(ctx, "kube-proxy on "+n.Name+" to sync its rules", time.Minute, func(ctx context.Context) (string, error) {
+		if n.Name == skip {
+			continue
+		}
+		err := c.waitUntil(ctx, "kube-proxy on "+n.Name+" to apply every change", time.Minute, func(ctx context.Context) (string, error) {
 			out, err := c.NodeExec(ctx, n.Name, c.ProbePath(), "http", "http://127.0.0.1:10249/metrics", "2s")
 			if err != nil {
 				first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
 				return "metrics: " + first, nil
 			}
-			if !strings.Contains(out, kubeProxySynced) {
-				return "no successful sync yet", nil
+			synced, queued := gauge(out, kubeProxySynced), gauge(out, kubeProxyQueued)
+			if synced == 0 || synced < queued {
+				return fmt.Sprintf("last sync %.3f, last change %.3f", synced, queued), nil
 			}
 			return "", nil
 		})
@@ -180,6 +190,18 @@ func (c *Cluster) waitKubeProxySynced(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// gauge reads the value of one series from Prometheus text, 0 when it is absent.
+func gauge(text, series string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return f
+			}
+		}
+	}
+	return 0
 }
 
 // WaitDaemonSetReady waits until the DaemonSet has an updated, ready pod on every

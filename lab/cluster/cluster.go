@@ -397,11 +397,11 @@ func (c *Cluster) up(ctx context.Context) error {
 		return err
 	}
 	// CoreDNS reaches the apiserver through the kubernetes Service: kube-proxy first,
-	// and kube-router once kube-proxy's rules are in place (waitKubeProxySynced).
+	// and kube-router once kube-proxy's rules are in place (WaitKubeProxySynced).
 	if err := c.WaitDaemonSetReady(ctx, "kube-system", KubeProxyDaemonSet, 2*time.Minute); err != nil {
 		return err
 	}
-	if err := c.waitKubeProxySynced(ctx); err != nil {
+	if err := c.WaitKubeProxySynced(ctx, ""); err != nil {
 		return err
 	}
 	if err := c.deployKubeRouter(ctx); err != nil {
@@ -525,11 +525,11 @@ func (c *Cluster) waitUntil(ctx context.Context, what string, timeout time.Durat
 func (c *Cluster) tails(n int) string {
 	var b strings.Builder
 	for _, p := range c.procList() {
-		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", p.name, n, p.log, tailFile(p.log, n))
+		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", p.name, n, p.log, testlab.TailFile(p.log, n))
 	}
 	logs := c.systemPodLogs()
 	for _, name := range slices.Sorted(maps.Keys(logs)) {
-		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", name, n, logs[name], tailFile(logs[name], n))
+		fmt.Fprintf(&b, "\n--- %s (last %d lines of %s) ---\n%s", name, n, logs[name], testlab.TailFile(logs[name], n))
 	}
 	return b.String()
 }
@@ -561,18 +561,6 @@ func (c *Cluster) systemPodLogs() map[string]string {
 		}
 	}
 	return out
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(read %s: %v)", path, err)
-	}
-	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }
 
 func (c *Cluster) procList() []*process {

@@ -142,7 +142,7 @@ func realise(t *testing.T, c *cluster.Cluster, s *scenario.Dataplane) []row {
 	if err := c.Lab.WaitForEndpointSlices(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitProxiesSynced(ctx, c, s.Setup.StopProxyOn); err != nil {
+	if err := c.WaitKubeProxySynced(ctx, s.Setup.StopProxyOn); err != nil {
 		t.Fatal(err)
 	}
 	// kube-router has no such signal: it applies policies a moment after they change

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"reach/lab/cluster"
+	"reach/internal/model"
 )
 
 // steadyFor is how long the pods' state must stay the same before the scenario is
@@ -86,55 +85,9 @@ func podState(ctx context.Context, cs kubernetes.Interface, namespaces []string)
 				}
 				restarts += c.RestartCount
 			}
-			lines = append(lines, fmt.Sprintf("%s/%s ready=%v restarts=%d", ns, p.Name, podReady(p), restarts))
+			lines = append(lines, fmt.Sprintf("%s/%s ready=%v restarts=%d", ns, p.Name, model.PodReady(p), restarts))
 		}
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, ", "), nil
-}
-
-// kube-proxy's gauges: when it last applied its rules, and when it was last told of a
-// change.
-const (
-	proxySynced = `kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}`
-	proxyQueued = `kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv4"}`
-)
-
-// waitProxiesSynced waits until the kube-proxy of every node but skip has applied every
-// change it was told of, read from its metrics: settled EndpointSlices are not yet
-// rules on the nodes.
-func waitProxiesSynced(ctx context.Context, c *cluster.Cluster, skip string) error {
-	for _, n := range c.Nodes {
-		if n.Name == skip {
-			continue
-		}
-		err := poll(ctx, "kube-proxy on "+n.Name+" to apply every change", time.Minute, func(ctx context.Context) (string, error) {
-			out, err := c.NodeExec(ctx, n.Name, c.ProbePath(), "http", "http://127.0.0.1:10249/metrics", "2s")
-			if err != nil {
-				return "metrics: " + strings.TrimSpace(out), nil
-			}
-			synced, queued := gauge(out, proxySynced), gauge(out, proxyQueued)
-			if synced < queued || synced == 0 {
-				return fmt.Sprintf("last sync %.3f, last change %.3f", synced, queued), nil
-			}
-			return "", nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// gauge reads the value of one series from Prometheus text, 0 when it is absent.
-func gauge(text, series string) float64 {
-	for _, line := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return 0
 }

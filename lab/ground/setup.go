@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"reach/internal/model"
 	"reach/internal/scenario"
 )
 
@@ -65,7 +65,7 @@ func scaleCoreDNS(ctx context.Context, cs kubernetes.Interface, n int32) (int32,
 		}
 		ready := 0
 		for i := range pods.Items {
-			if podReady(&pods.Items[i]) {
+			if model.PodReady(&pods.Items[i]) {
 				ready++
 			}
 		}
@@ -110,7 +110,7 @@ func keepProxyOff(ctx context.Context, cs kubernetes.Interface, node string) err
 		on := map[string]int{}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.DeletionTimestamp == nil && podReady(p) {
+			if p.DeletionTimestamp == nil && model.PodReady(p) {
 				on[p.Spec.NodeName]++
 			} else {
 				on[p.Spec.NodeName] += 100 // any pod not ready, or going, is not settled
@@ -127,15 +127,6 @@ func keepProxyOff(ctx context.Context, cs kubernetes.Interface, node string) err
 		}
 		return "", nil
 	})
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // poll checks cond every 250 ms until it reports nothing left to wait for.
